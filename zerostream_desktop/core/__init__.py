@@ -1,0 +1,1 @@
+"""Qt-free domain code shared by the desktop app, localbus and the companion web apps."""

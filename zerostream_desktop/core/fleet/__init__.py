@@ -1,0 +1,21 @@
+"""Fleet simulator: realistic mobile devices, vectorised over devices with numpy."""
+
+from zerostream_desktop.core.fleet.batch import EventBatch
+from zerostream_desktop.core.fleet.fleet import MAX_DEVICES, Fleet
+from zerostream_desktop.core.fleet.modes import Mode, ModeMix
+from zerostream_desktop.core.fleet.regions import WORLD_CITIES, BoundingBox, Region
+from zerostream_desktop.core.fleet.traces import Trace, TraceError, load_trace
+
+__all__ = [
+    "MAX_DEVICES",
+    "WORLD_CITIES",
+    "BoundingBox",
+    "EventBatch",
+    "Fleet",
+    "Mode",
+    "ModeMix",
+    "Region",
+    "Trace",
+    "TraceError",
+    "load_trace",
+]
