@@ -1,0 +1,66 @@
+"""Every test runs isolated from the developer's own settings, keyring, data and Databricks config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+_FOREIGN_PREFIXES = ("DATABRICKS_", "ZEROBUS_", "ZEROSTREAM_", "SIM_", "LAKEBASE_", "WAREHOUSE_")
+_FOREIGN_NAMES = ("CATALOG", "SCHEMA", "TABLE_NAME", "INFRA_PREFIX", "STREAM_INTERVAL_MS", "ACTIVE_WINDOW_SECONDS",
+                  "MOBILE_APP_NAME", "DASHBOARD_APP_NAME")  # fmt: skip
+
+
+class InMemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring backend that forgets everything: tests never touch the real keyring."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in list(os.environ):
+        if name.startswith(_FOREIGN_PREFIXES) or name in _FOREIGN_NAMES:
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home / ".databrickscfg"))
+    monkeypatch.setenv("ZEROSTREAM_DATA_DIR", str(tmp_path / "data"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(InMemoryKeyring())
+    yield work
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring() -> InMemoryKeyring:
+    kr = keyring.get_keyring()
+    assert isinstance(kr, InMemoryKeyring)
+    return kr

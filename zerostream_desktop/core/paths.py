@@ -1,0 +1,34 @@
+"""Where things live: user data and config folders, and bundled resources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "zerostream"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def user_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def resource_path(*parts: str) -> Path:
+    """A file under `resources/`, from a source checkout, an installed wheel or a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    candidates = []
+    if bundle:
+        candidates.append(Path(bundle) / "resources")
+    here = Path(__file__).resolve()
+    candidates.append(here.parents[2] / "resources")  # source checkout / editable install
+    candidates.append(here.parents[1] / "resources")  # packaged as zerostream_desktop/resources
+    for base in candidates:
+        path = base.joinpath(*parts)
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"resource {'/'.join(parts)} not found under {[str(c) for c in candidates]}")
