@@ -1,0 +1,17 @@
+# The two commands of the README. Both set up a fresh machine first (see scripts/bootstrap.sh).
+.PHONY: run test bench setup clean
+
+run:
+	@scripts/bootstrap.sh run
+	.venv/bin/zerostream $(ARGS)
+
+test:
+	@scripts/bootstrap.sh test
+	scripts/test.sh $(PYTEST_ARGS)
+
+bench:
+	@scripts/bootstrap.sh test
+	.venv/bin/python bench/bench_fleet.py
+
+clean:
+	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

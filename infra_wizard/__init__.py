@@ -1,0 +1,1 @@
+"""Provisioning of a Databricks workspace for ZeroStream (engine, command line, QWizard)."""

@@ -1,0 +1,80 @@
+"""The first window: simulator pane and main window, offscreen."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QRect, Qt
+
+from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.settings import load_settings
+from zerostream_desktop.ui.main_window import MainWindow
+from zerostream_desktop.ui.simulator.device_table_model import COL_NAME, COL_SPEED, SORT_ROLE, DeviceTableModel
+from zerostream_desktop.ui.simulator.pane import SimulatorPane
+
+pytestmark = pytest.mark.ui
+
+
+@pytest.fixture
+def pane(qtbot):
+    p = SimulatorPane(Fleet(3, 5, interval_ms=100))
+    qtbot.addWidget(p)
+    return p
+
+
+def test_apply_grows_the_fleet_and_keeps_existing_devices(pane):
+    first = list(pane.fleet.identities.connection_ids)
+    pane.count_spin.setValue(12)
+    assert pane.count_slider.value() == 12
+    pane.apply_button.click()
+    assert pane.model.rowCount() == 12
+    assert pane.fleet.identities.connection_ids[:5] == first
+    pane.count_slider.setValue(2)
+    pane.apply_button.click()
+    assert pane.model.rowCount() == 2
+    assert pane.fleet.identities.connection_ids == first[:2]
+
+
+def test_start_generates_events_and_updates_the_table(pane, qtbot):
+    with qtbot.waitSignal(pane.events_generated, timeout=3000):
+        pane.start_button.click()
+    assert pane.running and pane.start_button.text() == "&Stop"
+    qtbot.waitUntil(
+        lambda: "events generated" in pane.summary.text() and not pane.summary.text().endswith(" 0 events generated"),
+        timeout=3000,
+    )
+    pane.start_button.click()
+    assert not pane.running and "stopped" in pane.summary.text()
+
+
+def test_model_sorts_by_number_not_text():
+    model = DeviceTableModel()
+    fleet = Fleet(1, 3)
+    snap = fleet.snapshot()
+    snap["speed_kmh"][:] = [9.0, 100.0, 20.0]
+    model.set_rows(fleet.identities.names, snap)
+    assert model.rowCount() == 3
+    speeds = [model.index(r, COL_SPEED).data(SORT_ROLE) for r in range(3)]
+    assert sorted(speeds) == [9.0, 20.0, 100.0]
+    assert model.index(1, COL_SPEED).data() == "100.0"
+    assert model.index(0, COL_NAME).data() == fleet.identities.names[0]
+    assert model.index(0, COL_SPEED).data(Qt.ItemDataRole.TextAlignmentRole)
+
+
+def test_main_window_remembers_its_geometry_and_tab(qtbot):
+    settings = load_settings(environ={}, search_dirs=[])
+    win = MainWindow(settings, SimulatorPane(Fleet(1, 2)))
+    qtbot.addWidget(win)
+    win.setGeometry(QRect(40, 50, 700, 520))  # fits the 800x600 offscreen screen
+    win.show()
+    win.close()
+    again = MainWindow(settings, SimulatorPane(Fleet(1, 2)))
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 520)
+    assert "zerostream.sensors.sensor_stream" in again.endpoint_label.text()
+
+
+def test_quit_shortcut_is_standard(qtbot):
+    win = MainWindow(load_settings(environ={}, search_dirs=[]), SimulatorPane(Fleet(1, 1)))
+    qtbot.addWidget(win)
+    quit_action = win.menuBar().actions()[0].menu().actions()[0]
+    assert quit_action.text() == "&Quit" and not quit_action.shortcut().isEmpty()

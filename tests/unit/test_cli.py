@@ -1,0 +1,71 @@
+"""The `zerostream` command line as a user meets it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zerostream_desktop.cli import main
+from zerostream_desktop.commands.gui import display_available
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def test_simulate_prints_zerobus_json_records(capsys):
+    rc = main(["simulate", "--devices", "5", "--interval-ms", "1000", "--duration", "3", "--seed", "42"])
+    assert rc == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert 12 <= len(lines) <= 16  # 5 devices x 3 s, first ones spread over the first second
+    records = [json.loads(line) for line in lines]
+    assert len({r["connection_id"] for r in records}) == 5
+    assert all(r["payload_bytes"] == len(line) for r, line in zip(records, lines, strict=True))
+    again = main(["simulate", "--devices", "5", "--interval-ms", "1000", "--duration", "3", "--seed", "42"])
+    assert again == 0
+    assert [json.loads(x)["connection_id"] for x in capsys.readouterr().out.splitlines()] == [
+        r["connection_id"] for r in records
+    ]
+
+
+def test_simulate_replays_a_trace(capsys):
+    assert main(["simulate", "--devices", "2", "--interval-ms", "1000", "--duration", "5", "--seed", "1",
+                 "--trace", str(DATA / "amsterdam_walk.gpx")]) == 0  # fmt: skip
+    records = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert all(52.372 < r["latitude"] < 52.376 and 4.891 < r["longitude"] < 4.895 for r in records)
+
+
+def test_bad_setting_exits_2_with_the_variable_named(capsys, monkeypatch):
+    monkeypatch.setenv("STREAM_INTERVAL_MS", "soon")
+    assert main(["simulate", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "STREAM_INTERVAL_MS='soon' from environment" in err
+
+
+def test_settings_command_shows_sources_and_no_secret(capsys, monkeypatch):
+    monkeypatch.setenv("CATALOG", "iot")
+    assert main(["settings", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["CATALOG"] == {"value": "iot", "source": "environment"}
+    assert out["settings"]["TABLE_NAME"]["source"] == "default"
+
+
+def test_no_display_message_tells_how_to_run_headless():
+    assert not display_available({}, "linux")
+    assert display_available({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert display_available({}, "darwin")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    proc = subprocess.run([sys.executable, "-m", "zerostream_desktop"], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=Path.cwd())  # fmt: skip
+    assert proc.returncode == 2
+    assert "no display found" in proc.stderr and "QT_QPA_PLATFORM=offscreen" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["simulate", "--help"], ["--version"]])
+def test_help_and_version(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    assert "zerostream" in capsys.readouterr().out

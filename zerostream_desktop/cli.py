@@ -1,0 +1,57 @@
+"""The `zerostream` command: the desktop app by default, subcommands for headless work.
+
+Each subcommand lives in its own module exposing `register(subparsers)`; it sets `func` on its
+parser. Later work adds `stream`, `localbus`, `setup` and `apps` the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from zerostream_desktop import __version__
+from zerostream_desktop.core.settings import SettingsError
+
+# module paths of subcommands; each has register(subparsers)
+COMMAND_MODULES = (
+    "zerostream_desktop.commands.gui",
+    "zerostream_desktop.commands.settings_cmd",
+    "zerostream_desktop.commands.simulate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zerostream",
+        description="Stream simulated IoT sensor data into Databricks over ZeroBus and watch it arrive.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help="local stack folder (default: the user data folder)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"zerostream: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `zerostream` command line, one module each."""

@@ -1,0 +1,1 @@
+"""The embedded ZeroBus-compatible endpoint writing a local Delta table."""

@@ -1,0 +1,1 @@
+"""PySide6 widgets and thin Qt models over core objects."""

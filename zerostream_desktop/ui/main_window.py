@@ -1,0 +1,70 @@
+"""The main window only assembles the panes, menus and status bar; panes own their behaviour."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from zerostream_desktop import __version__
+from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.ui.simulator.pane import SimulatorPane
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, settings: Settings, simulator: SimulatorPane, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle("ZeroStream")
+        self.simulator = simulator
+        self.tabs = QTabWidget()
+        self.tabs.addTab(simulator, "&Simulator")
+        self.setCentralWidget(self.tabs)
+        self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
+        self.statusBar().addPermanentWidget(self.endpoint_label)
+        self._build_menus()
+        self._restore_state()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        sim_menu = self.menuBar().addMenu("&Simulation")
+        self.start_action = QAction("&Start / Stop", self, shortcut=QKeySequence("Ctrl+R"))
+        self.start_action.triggered.connect(lambda: self.simulator.start_button.toggle())
+        apply_action = QAction("&Apply Device Count", self, shortcut=QKeySequence("Ctrl+Return"))
+        apply_action.triggered.connect(self.simulator.apply_count)
+        sim_menu.addActions([self.start_action, apply_action])
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About ZeroStream", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self, "About ZeroStream", f"ZeroStream {__version__}\nStream IoT sensor data into Databricks."
+        )
+
+    def _restore_state(self) -> None:
+        qs = QSettings()
+        geometry = qs.value("main_window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = qs.value("main_window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.tabs.setCurrentIndex(int(qs.value("main_window/tab", 0)))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.simulator.stop()
+        qs = QSettings()
+        qs.setValue("main_window/geometry", self.saveGeometry())
+        qs.setValue("main_window/state", self.saveState())
+        qs.setValue("main_window/tab", self.tabs.currentIndex())
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,1 @@
+"""The simulator pane: fleet size, start/stop and live device values."""

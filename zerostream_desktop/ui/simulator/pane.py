@@ -1,0 +1,115 @@
+"""Simulator pane: choose the fleet size, run the simulation, see every device's live values."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet
+from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
+
+TICK_MS = 100
+VIEW_REFRESH_S = 1.0
+
+
+class SimulatorPane(QWidget):
+    simulation_started = Signal()
+    simulation_stopped = Signal()
+    events_generated = Signal(int)
+
+    def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.fleet = fleet
+        self.model = DeviceTableModel(self)
+        self._generated = 0
+        self._last_view = 0.0
+        self._timer = QTimer(self, interval=TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+        self.count_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=MAX_DEVICES)
+        self.count_spin = QSpinBox(minimum=1, maximum=MAX_DEVICES, value=max(1, len(fleet)))
+        self.count_slider.setValue(self.count_spin.value())
+        self.count_slider.valueChanged.connect(self.count_spin.setValue)
+        self.count_spin.valueChanged.connect(self.count_slider.setValue)
+        self.apply_button = QPushButton("&Apply")
+        self.apply_button.setToolTip("Resize the fleet; existing devices are kept")
+        self.apply_button.clicked.connect(self.apply_count)
+        self.start_button = QPushButton("&Start")
+        self.start_button.setCheckable(True)
+        self.start_button.toggled.connect(self._toggle)
+        self.summary = QLabel()
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Devices"))
+        controls.addWidget(self.count_slider, 1)
+        controls.addWidget(self.count_spin)
+        controls.addWidget(self.apply_button)
+        controls.addWidget(self.start_button)
+
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.model)
+        proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView()
+        self.table.setModel(proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        self._refresh_view()
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def apply_count(self) -> None:
+        self.fleet.apply(self.count_spin.value())
+        self._refresh_view()
+
+    def start(self) -> None:
+        self.start_button.setChecked(True)
+
+    def stop(self) -> None:
+        self.start_button.setChecked(False)
+
+    def _toggle(self, on: bool) -> None:
+        self.start_button.setText("&Stop" if on else "&Start")
+        if on:
+            self.fleet.start(time.time())
+            self._timer.start()
+            self.simulation_started.emit()
+        else:
+            self._timer.stop()
+            self.fleet.stop()
+            self.simulation_stopped.emit()
+        self._refresh_view()
+
+    def _tick(self) -> None:
+        batch = self.fleet.advance(time.time())
+        if len(batch):
+            self._generated += len(batch)
+            self.events_generated.emit(len(batch))
+        if time.monotonic() - self._last_view >= VIEW_REFRESH_S:
+            self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        self._last_view = time.monotonic()
+        self.model.set_rows(self.fleet.identities.names, self.fleet.snapshot())
+        state = "running" if self.running else "stopped"
+        self.summary.setText(f"{len(self.fleet)} devices, {state}, {self._generated:,} events generated")

@@ -1,0 +1,1 @@
+"""Generator of the two companion FastAPI web apps."""
