@@ -1,0 +1,203 @@
+"""localbus, driven by the official ZeroBus SDK (sync and async), as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.integration.localbus_helpers import (
+    TABLE,
+    LocalBusProcess,
+    free_port,
+    headers_provider,
+    options,
+    table_properties,
+)
+from zerostream_desktop.core import encoding
+from zerostream_desktop.core.fleet import Fleet
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def bus(tmp_path: Path):
+    lb = LocalBusProcess(tmp_path / "lb", free_port()).start()
+    yield lb
+    if lb.proc and lb.proc.poll() is None:
+        lb.terminate()
+
+
+def fleet_batches(n_devices: int, seconds: int, seed: int = 7):
+    fleet = Fleet(seed, n_devices, interval_ms=1000)
+    fleet.start(1_800_000_000.0)
+    return [fleet.advance(1_800_000_000.0 + k) for k in range(1, seconds + 1)]
+
+
+class Acks:
+    """An AckCallback that remembers what was acknowledged."""
+
+    def __new__(cls):
+        from zerobus.sdk.shared import AckCallback
+
+        class _Acks(AckCallback):
+            def __init__(self):
+                super().__init__()
+                self.acked: list[int] = []
+                self.errors: list[str] = []
+                self.lock = threading.Lock()
+
+            def on_ack(self, offset):
+                with self.lock:
+                    self.acked.append(offset)
+
+            def on_error(self, offset, error_message):
+                with self.lock:
+                    self.errors.append(error_message)
+
+        return _Acks()
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["proto", "json"])
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "single"])
+def test_sync_sdk_lands_every_record(bus, json_mode, batched):
+    from zerobus.sdk.sync import ZerobusSdk
+
+    acks = Acks()
+    sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+    stream = sdk.create_stream(
+        table_properties=table_properties(json_mode=json_mode),
+        options=options(json_mode, ack_callback=acks),
+        headers_provider=headers_provider(),
+    )
+    sent = []
+    for batch in fleet_batches(30, 4):
+        records = encoding.encode_json(batch) if json_mode else encoding.encode_proto(batch)
+        sent.extend(batch.event_ids())
+        if batched:
+            stream.ingest_records_offset(records)
+        else:
+            for r in records:
+                stream.ingest_record_offset(r)
+    stream.flush()
+    stream.close()
+    assert Counter(bus.event_ids()) == Counter(sent)
+    assert bus.offsets_unique()
+    assert acks.acked and not acks.errors
+
+
+def test_async_sdk_with_wait_for_offset(bus):
+    from zerobus.sdk.aio import ZerobusSdk
+
+    async def run():
+        sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+        stream = await sdk.create_stream(
+            table_properties=table_properties(), options=options(), headers_provider=headers_provider()
+        )
+        sent, last = [], None
+        for batch in fleet_batches(50, 5):
+            last = await stream.ingest_records_offset(encoding.encode_proto(batch))
+            sent.extend(batch.event_ids())
+        await stream.wait_for_offset(last)
+        landed = Counter(bus.event_ids())  # acknowledged means committed: visible before close
+        await stream.close()
+        return sent, landed
+
+    sent, landed = asyncio.run(run())
+    assert landed == Counter(sent)
+
+
+def test_tls_with_the_local_ca(tmp_path: Path, monkeypatch):
+    from zerobus.sdk.sync import ZerobusSdk
+
+    lb = LocalBusProcess(tmp_path / "tls", free_port(), tls=True).start()
+    try:
+        ca = tmp_path / "tls" / "tls" / "ca.pem"
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+        sdk = ZerobusSdk(lb.endpoint, "http://127.0.0.1:9")
+        stream = sdk.create_stream(
+            table_properties=table_properties(), options=options(), headers_provider=headers_provider()
+        )
+        batch = fleet_batches(10, 1)[0]
+        stream.ingest_records_offset(encoding.encode_proto(batch))
+        stream.flush()
+        stream.close()
+        assert sorted(lb.event_ids()) == sorted(batch.event_ids())
+    finally:
+        lb.terminate()
+
+
+def expect_failure(bus, match: str, *, token: str | None = None, table: str = TABLE, props=None) -> str:
+    from zerobus.sdk.sync import ZerobusSdk
+
+    sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+    kwargs = {"headers_provider": headers_provider(token)} if token else {"headers_provider": headers_provider()}
+    with pytest.raises(Exception, match=match) as info:
+        sdk.create_stream(table_properties=props or table_properties(table), options=options(recovery=False), **kwargs)
+    return str(info.value)
+
+
+def test_wrong_token_is_unauthenticated(bus):
+    expect_failure(bus, "(?i)unauthenticated|bearer token", token="not-the-token")
+
+
+def test_unknown_table_is_named(bus):
+    expect_failure(bus, "main.nowhere.sensor_stream", table="main.nowhere.sensor_stream")
+
+
+def test_descriptor_that_does_not_match_names_the_column(bus):
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from zerobus.sdk.shared import TableProperties
+
+    fdp = descriptor_pb2.FileDescriptorProto(name="wrong.proto", syntax="proto2")
+    msg = fdp.message_type.add(name="Wrong")
+    f = descriptor_pb2.FieldDescriptorProto
+    msg.field.add(name="event_id", number=1, type=f.TYPE_STRING, label=f.LABEL_REQUIRED)
+    msg.field.add(name="connection_id", number=2, type=f.TYPE_STRING, label=f.LABEL_REQUIRED)
+    msg.field.add(name="event_timestamp", number=3, type=f.TYPE_STRING, label=f.LABEL_REQUIRED)
+    msg.field.add(name="event_date", number=4, type=f.TYPE_INT32, label=f.LABEL_REQUIRED)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    wrong = message_factory.GetMessageClass(pool.FindMessageTypeByName("Wrong"))
+    expect_failure(bus, "event_timestamp", props=TableProperties(TABLE, wrong.DESCRIPTOR))
+
+
+def test_malformed_record_fails_the_stream_but_keeps_what_was_acknowledged(bus):
+    from zerobus.sdk.sync import ZerobusSdk
+
+    sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+    stream = sdk.create_stream(
+        table_properties=table_properties(), options=options(recovery=False), headers_provider=headers_provider()
+    )
+    good = fleet_batches(10, 1)[0]
+    stream.ingest_records_offset(encoding.encode_proto(good))
+    stream.flush()
+    with pytest.raises(Exception, match="(?i)offset|not a valid|invalid"):
+        stream.ingest_record_offset(b"\xff\xff\xff not protobuf")
+        stream.flush()
+    assert sorted(bus.event_ids()) == sorted(good.event_ids())
+
+
+def test_oversized_record_is_refused(bus):
+    from zerobus.sdk.sync import ZerobusSdk
+
+    sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+    stream = sdk.create_stream(
+        table_properties=table_properties(json_mode=True),
+        options=options(True, recovery=False),
+        headers_provider=headers_provider(),
+    )
+    huge = encoding.encode_json(fleet_batches(1, 1)[0])[0][:-1] + ',"device_name":"' + "x" * (5 * 1024 * 1024) + '"}'
+    with pytest.raises(Exception, match="(?i)limit|too large|bytes"):
+        stream.ingest_record_offset(huge)
+        stream.flush()
+    assert bus.event_ids() == []
+
+
+def test_a_second_server_on_the_same_folder_refuses(bus):
+    second = LocalBusProcess(bus.data_dir, free_port())
+    with pytest.raises(RuntimeError, match="already running"):
+        second.start()

@@ -1,0 +1,168 @@
+"""Checking a stream's declared record shape against its table, and decoding records into Arrow.
+
+Errors name the table, the column or the record's offset, the way the ZeroBus service reports
+them, and are raised before anything of the failing request is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from zerostream_desktop.core import schema
+
+ENDPOINT_COLUMNS = frozenset({"ingested_at", "zerobus_offset"})
+MAX_RECORD_BYTES = 4 * 1024 * 1024  # the ZeroBus per-record limit
+
+_FD = descriptor_pb2.FieldDescriptorProto
+_PROTO_FOR_ARROW = {
+    pa.string(): {_FD.TYPE_STRING},
+    pa.float64(): {_FD.TYPE_DOUBLE},
+    pa.int32(): {_FD.TYPE_INT32},
+    pa.int64(): {_FD.TYPE_INT64},
+    pa.date32(): {_FD.TYPE_INT32},
+}
+_TYPE_NAMES = {v: k.removeprefix("TYPE_").lower() for k, v in _FD.Type.items()}
+
+
+class SchemaMismatchError(ValueError):
+    """The stream's descriptor does not fit the table."""
+
+
+class RecordError(ValueError):
+    """A record that cannot be ingested; nothing of its request is written."""
+
+
+def _column_type(arrow_type: pa.DataType) -> schema.ColumnType:
+    if pa.types.is_timestamp(arrow_type):
+        return schema.ColumnType.TIMESTAMP
+    return {
+        pa.string(): schema.ColumnType.STRING,
+        pa.float64(): schema.ColumnType.DOUBLE,
+        pa.int32(): schema.ColumnType.INT,
+        pa.int64(): schema.ColumnType.BIGINT,
+        pa.date32(): schema.ColumnType.DATE,
+    }[arrow_type]
+
+
+def _allowed_proto_types(arrow_type: pa.DataType) -> set[int]:
+    if pa.types.is_timestamp(arrow_type):
+        return {_FD.TYPE_INT64}
+    return _PROTO_FOR_ARROW.get(arrow_type, set())
+
+
+def check_descriptor(table_name: str, table_schema: pa.Schema, descriptor: descriptor_pb2.DescriptorProto) -> None:
+    """Raise SchemaMismatchError naming the first field or column that does not match."""
+    columns = {f.name: f for f in table_schema}
+    declared = set()
+    for field in descriptor.field:
+        declared.add(field.name)
+        column = columns.get(field.name)
+        if column is None:
+            raise SchemaMismatchError(f"field {field.name} of the record does not exist in table {table_name}")
+        if field.label == _FD.LABEL_REPEATED or field.type not in _allowed_proto_types(column.type):
+            raise SchemaMismatchError(
+                f"field {field.name} is {_TYPE_NAMES.get(field.type, field.type)} but column {field.name} of "
+                f"table {table_name} is {_column_type(column.type).value}"
+            )
+    for column in table_schema:
+        if not column.nullable and column.name not in declared and column.name not in ENDPOINT_COLUMNS:
+            raise SchemaMismatchError(
+                f"column {column.name} of table {table_name} is NOT NULL but the record has no such field"
+            )
+
+
+class Decoder:
+    """Turns the records of one stream (PROTO or JSON) into Arrow tables of the table's schema."""
+
+    def __init__(self, table_name: str, table_schema: pa.Schema, descriptor: bytes | None, json_mode: bool) -> None:
+        self.table_name = table_name
+        self.schema = table_schema
+        self.json_mode = json_mode
+        self._columns = [f for f in table_schema if f.name not in ENDPOINT_COLUMNS]
+        self._checks = {f.name: schema.Column(f.name, _column_type(f.type), f.nullable, "") for f in self._columns}
+        self._message: Any = None
+        if not json_mode:
+            self._message = self._message_class(descriptor)
+
+    def _message_class(self, descriptor: bytes | None) -> Any:
+        if not descriptor:
+            raise SchemaMismatchError("PROTO streams must send descriptor_proto with create_stream")
+        try:
+            proto = descriptor_pb2.DescriptorProto.FromString(descriptor)
+        except DecodeError:
+            raise SchemaMismatchError("descriptor_proto is not a serialized DescriptorProto") from None
+        if proto.nested_type or proto.enum_type:
+            raise SchemaMismatchError(f"nested messages are not supported by table {self.table_name}")
+        check_descriptor(self.table_name, self.schema, proto)
+        fdp = descriptor_pb2.FileDescriptorProto(name="stream_record.proto", package="localbus.stream", syntax="proto2")
+        fdp.message_type.add().CopyFrom(proto)
+        pool = descriptor_pool.DescriptorPool()
+        try:
+            pool.Add(fdp)
+        except (TypeError, ValueError) as exc:
+            raise SchemaMismatchError(f"descriptor_proto is invalid: {exc}") from None
+        return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"localbus.stream.{proto.name}"))
+
+    def decode(self, records: Sequence[bytes | str], first_offset: int) -> pa.Table:
+        """One Arrow table for `records`; RecordError names the offset of the first bad record."""
+        values: dict[str, list[Any]] = {f.name: [] for f in self._columns}
+        sizes: list[int] = []
+        for i, record in enumerate(records):
+            raw = record.encode("utf-8") if isinstance(record, str) else record
+            if len(raw) > MAX_RECORD_BYTES:
+                raise RecordError(
+                    f"record at offset {first_offset + i} is {len(raw)} bytes; the limit is {MAX_RECORD_BYTES}"
+                )
+            row = self._json_row(raw, first_offset + i) if self.json_mode else self._proto_row(raw, first_offset + i)
+            for name, column in values.items():
+                column.append(row.get(name))
+            sizes.append(len(raw))
+        if "payload_bytes" in values:
+            values["payload_bytes"] = sizes  # the real size as received, whatever the client claimed
+        arrays = [
+            pa.array(values[f.name], type=f.type) if f.name in values else pa.nulls(len(sizes), f.type)
+            for f in self.schema
+        ]
+        return pa.Table.from_arrays(arrays, schema=self.schema.with_metadata(None))
+
+    def _proto_row(self, raw: bytes, offset: int) -> dict[str, Any]:
+        try:
+            message = self._message.FromString(raw)
+        except DecodeError as exc:
+            raise RecordError(
+                f"record at offset {offset} is not a valid {self._message.DESCRIPTOR.name} message: {exc}"
+            ) from None
+        row = {fd.name: value for fd, value in message.ListFields()}
+        self._check_required(row, offset)
+        return row
+
+    def _json_row(self, raw: bytes, offset: int) -> dict[str, Any]:
+        try:
+            row = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RecordError(f"record at offset {offset} is not valid JSON: {exc}") from None
+        if not isinstance(row, dict):
+            raise RecordError(f"record at offset {offset} must be a JSON object")
+        for name, value in row.items():
+            check = self._checks.get(name)
+            if check is None:
+                if name in ENDPOINT_COLUMNS:
+                    continue
+                raise RecordError(f"record at offset {offset}: column {name} does not exist in table {self.table_name}")
+            try:
+                schema.check_value(check, value)
+            except schema.RecordError as exc:
+                raise RecordError(f"record at offset {offset}: {exc}") from None
+        self._check_required(row, offset)
+        return row
+
+    def _check_required(self, row: dict[str, Any], offset: int) -> None:
+        for name, check in self._checks.items():
+            if not check.nullable and row.get(name) is None:
+                raise RecordError(f"record at offset {offset}: column {name} is NOT NULL but has no value")

@@ -1,0 +1,111 @@
+"""The localbus bearer token (in the keyring) and its local CA and server certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from zerostream_desktop.core.secrets import LOCALBUS_TOKEN, SecretStore
+
+TOKEN_ENV = "ZEROSTREAM_LOCALBUS_TOKEN"
+LEAF_DAYS = 397
+CA_DAYS = 3650
+_SANS = [
+    x509.DNSName("localhost"),
+    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    x509.IPAddress(ipaddress.ip_address("::1")),
+]
+
+
+def ensure_token(store: SecretStore, environ: Mapping[str, str] = os.environ) -> str:
+    """The token from ZEROSTREAM_LOCALBUS_TOKEN, else the keyring, else a new one kept in the keyring."""
+    if environ.get(TOKEN_ENV):
+        return environ[TOKEN_ENV]
+    token = store.get(LOCALBUS_TOKEN)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        store.set(LOCALBUS_TOKEN, token)
+    return token
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+    def read(self) -> tuple[bytes, bytes, bytes]:
+        return self.ca_cert.read_bytes(), self.server_cert.read_bytes(), self.server_key.read_bytes()
+
+
+def ensure_tls(data_dir: Path) -> TlsFiles:
+    """A local CA and a localhost server certificate in `<data_dir>/tls`, made or renewed as needed."""
+    folder = Path(data_dir) / "tls"
+    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+    if all(p.exists() for p in (files.ca_cert, files.server_cert, files.server_key)) and _still_valid(files):
+        return files
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ZeroStream localbus CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(_SANS), critical=False)
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write(files.ca_cert, ca.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(files.server_cert, leaf.public_bytes(serialization.Encoding.PEM), 0o644)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    _write(files.server_key, key_pem, 0o600)
+    return files
+
+
+def _still_valid(files: TlsFiles) -> bool:
+    try:
+        leaf = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    except ValueError:
+        return False
+    return leaf.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=7)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)

@@ -1,0 +1,299 @@
+"""The localbus gRPC server: `databricks.zerobus.Zerobus/EphemeralStream` over grpc.aio.
+
+Per stream: check the bearer token, send response headers at once (the SDK waits for them before
+sending create_stream), validate create_stream against the table, then read records, hand them to
+the group-commit writer and send cumulative acks as commits land. Bad input ends the stream with
+a non-retriable status naming the problem; what was acknowledged before stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import duration_pb2
+
+from zerostream_desktop.localbus import protocol
+from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
+from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
+from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+STATE_FILE = "localbus.json"
+LOCK_FILE = "localbus.lock"
+
+
+class AlreadyRunningError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    token: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    tls: bool = True
+    stream_lifetime_s: float = 900.0  # the service closes streams about every 15 minutes
+    writer: WriterConfig = field(default_factory=WriterConfig)
+
+
+class _StreamAbort(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class LocalBus:
+    """One server per data folder (a file lock enforces it)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        if not config.tls and config.host not in LOOPBACK:
+            raise ValueError(f"plaintext is only allowed on loopback, not on {config.host}; drop --insecure-loopback")
+        self.config = config
+        self.catalog = TableCatalog(config.data_dir)
+        self.writer: GroupCommitWriter | None = None
+        self.port = 0
+        self.tls_files: TlsFiles | None = None
+        self._server: grpc.aio.Server | None = None
+        self._lock_fd: int | None = None
+        self._streams: set[_Stream] = set()
+
+    @property
+    def endpoint(self) -> str:
+        host = "localhost" if self.config.tls else self.config.host
+        return f"{'https' if self.config.tls else 'http'}://{host}:{self.port}"
+
+    def _take_lock(self) -> None:
+        data_dir = Path(self.config.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            running = read_state(data_dir)
+            where = f" at {running['endpoint']} (pid {running['pid']})" if running else ""
+            raise AlreadyRunningError(f"a localbus server is already running for {data_dir}{where}") from None
+        self._lock_fd = fd
+
+    async def start(self) -> int:
+        self._take_lock()
+        self.writer = GroupCommitWriter(self.catalog, self.config.writer)
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        handler = grpc.stream_stream_rpc_method_handler(
+            self._ephemeral_stream,
+            request_deserializer=protocol.request_class().FromString,
+            response_serializer=lambda m: m.SerializeToString(),
+        )
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(protocol.SERVICE, {"EphemeralStream": handler}),)
+        )
+        address = f"{self.config.host}:{self.config.port}"
+        if self.config.tls:
+            self.tls_files = ensure_tls(self.config.data_dir)
+            _, cert, key = self.tls_files.read()
+            self.port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+        else:
+            self.port = server.add_insecure_port(address)
+        await server.start()
+        self._server = server
+        self._write_state()
+        log.info("localbus listening on %s", self.endpoint)
+        return self.port
+
+    def _write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "endpoint": self.endpoint,
+            "tls": self.config.tls,
+            "ca_cert": str(self.tls_files.ca_cert) if self.tls_files else None,
+        }
+        path = Path(self.config.data_dir) / STATE_FILE
+        path.write_text(json.dumps(state))
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Tell streams to move on, commit what is held, ack it, then stop."""
+        for stream in list(self._streams):
+            stream.close_soon(0.0)
+        if self._streams:
+            await asyncio.wait([asyncio.ensure_future(s.finished.wait()) for s in self._streams], timeout=grace)
+        if self._server:
+            await self._server.stop(grace=1.0)
+        if self.writer:
+            await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        (Path(self.config.data_dir) / STATE_FILE).unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def wait_closed(self) -> None:
+        if self._server:
+            await self._server.wait_for_termination()
+
+    async def _ephemeral_stream(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        metadata = dict(context.invocation_metadata() or ())
+        if metadata.get("authorization") != f"Bearer {self.config.token}":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token for localbus")
+        await context.send_initial_metadata(())
+        assert self.writer is not None
+        stream = _Stream(self, requests)
+        self._streams.add(stream)
+        try:
+            async for response in stream.run():
+                yield response
+        except _StreamAbort as exc:
+            log.info("stream %s ended: %s %s", stream.stream_id, exc.code.name, exc.message)
+            await context.abort(exc.code, exc.message)
+        finally:
+            self._streams.discard(stream)
+            stream.finished.set()
+
+
+class _Stream:
+    """One EphemeralStream RPC."""
+
+    def __init__(self, bus: LocalBus, requests: AsyncIterator[Any]) -> None:
+        self.bus = bus
+        self.requests = requests
+        self.stream_id = str(uuid.uuid4())
+        self.finished = asyncio.Event()
+        self._out: asyncio.Queue[Any] = asyncio.Queue()
+        self._acks: asyncio.Queue[tuple[int, asyncio.Future[int]] | _StreamAbort | None] = asyncio.Queue()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    def close_soon(self, after_s: float) -> None:
+        """Send close_stream_signal; after `after_s` stop reading and end once the acks are out."""
+        signal = protocol.message("CloseStreamSignal")(duration=duration_pb2.Duration(seconds=int(after_s)))
+        self._out.put_nowait(protocol.response_class()(close_stream_signal=signal))
+        self._timers.append(asyncio.get_running_loop().call_later(after_s, self._end))
+
+    def _end(self) -> None:
+        if self._reader and not self._reader.done():
+            self._reader.cancel()
+        self._acks.put_nowait(None)
+
+    async def run(self) -> AsyncIterator[Any]:
+        first = await anext(aiter(self.requests), None)
+        if first is None:
+            return
+        table, decoder = self._create(first)
+        yield protocol.response_class()(
+            create_stream_response=protocol.message("CreateIngestStreamResponse")(stream_id=self.stream_id)
+        )
+        loop = asyncio.get_running_loop()
+        self._timers.append(loop.call_later(self.bus.config.stream_lifetime_s, self.close_soon, 60.0))
+        self._reader = asyncio.create_task(self._read(table, decoder))
+        acker = asyncio.create_task(self._ack())
+        try:
+            while True:
+                item = await self._out.get()
+                if item is None:
+                    break
+                if isinstance(item, _StreamAbort):
+                    raise item
+                yield item
+        finally:
+            for timer in self._timers:
+                timer.cancel()
+            self._reader.cancel()
+            acker.cancel()
+
+    def _create(self, first: Any) -> tuple[str, Decoder]:
+        if first.WhichOneof("payload") != "create_stream":
+            raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be create_stream")
+        req = first.create_stream
+        table = req.table_name
+        try:
+            table_schema = self.bus.catalog.arrow_schema(table)
+        except (UnknownTableError, ValueError) as exc:
+            raise _StreamAbort(grpc.StatusCode.NOT_FOUND, f"table {table!r} not found: {exc}") from None
+        if req.record_type not in (protocol.PROTO, protocol.JSON):
+            raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "record_type must be PROTO or JSON")
+        try:
+            decoder = Decoder(table, table_schema, req.descriptor_proto or None, req.record_type == protocol.JSON)
+        except SchemaMismatchError as exc:
+            raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        log.info("stream %s opened on %s (%s)", self.stream_id, table, "JSON" if decoder.json_mode else "PROTO")
+        return table, decoder
+
+    async def _read(self, table: str, decoder: Decoder) -> None:
+        assert self.bus.writer is not None
+        try:
+            async for request in self.requests:
+                kind = request.WhichOneof("payload")
+                if kind == "ingest_record":
+                    rec = request.ingest_record
+                    offset = rec.offset_id
+                    records = [getattr(rec, rec.WhichOneof("record") or "proto_encoded_record")]
+                elif kind == "ingest_record_batch":
+                    batch = request.ingest_record_batch
+                    offset = batch.offset_id
+                    which = batch.WhichOneof("batch")
+                    records = list(getattr(batch, which).records) if which else []
+                else:
+                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "create_stream may only be sent once")
+                data = decoder.decode(records, offset)
+                future = asyncio.wrap_future(self.bus.writer.submit(table, data))
+                await self._acks.put((offset, future))
+            await self._acks.put(None)
+        except RecordError as exc:
+            await self._fail(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except _StreamAbort as exc:
+            await self._fail(exc.code, exc.message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a dropped client connection ends the read loop
+            log.debug("stream %s read ended: %r", self.stream_id, exc)
+            await self._acks.put(None)
+
+    async def _fail(self, code: grpc.StatusCode, message: str) -> None:
+        await self._acks.put(_StreamAbort(code, message))  # acks already earned go out first
+
+    async def _ack(self) -> None:
+        wrap = protocol.response_class()
+        ack = protocol.message("IngestRecordResponse")
+        while True:
+            item = await self._acks.get()
+            if item is None or isinstance(item, _StreamAbort):
+                self._out.put_nowait(item)
+                return
+            offset, future = item
+            try:
+                await future
+            except Exception as exc:
+                self._out.put_nowait(_StreamAbort(grpc.StatusCode.INTERNAL, f"commit failed: {exc}"))
+                return
+            self._out.put_nowait(wrap(ingest_record_response=ack(durability_ack_up_to_offset=offset)))
+
+
+def read_state(data_dir: Path) -> dict[str, Any] | None:
+    """Endpoint of the server running for `data_dir`, if one is (no secrets in it)."""
+    path = Path(data_dir) / STATE_FILE
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state

@@ -1,0 +1,184 @@
+"""Group commits into Delta: one writer thread, many streams; acks only after the commit.
+
+Streams submit decoded batches and get a future back. The writer collects submissions until it
+holds `flush_records` rows or the oldest has waited `flush_ms`, stamps `ingested_at` and
+`zerobus_offset`, appends everything for a table in one Delta commit, and only then resolves the
+futures. Table upkeep (compaction, checkpoints, vacuum, log cleanup) runs in the same thread
+between commits, since delta-rs compaction from a second writer can fail its commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, write_deltalake
+
+from zerostream_desktop.localbus.tables import TableCatalog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriterConfig:
+    flush_records: int = 10_000
+    flush_ms: int = 50
+    compact_every_commits: int = 200
+    checkpoint_every_commits: int = 100
+    vacuum_every_commits: int = 1000
+    vacuum_retention_hours: float = 1.0
+
+
+@dataclass
+class _Submission:
+    table: str
+    data: pa.Table
+    future: Future[int] = field(default_factory=Future)
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _TableState:
+    handle: DeltaTable
+    next_offset: int
+    commits: int = 0
+
+
+class WriterClosedError(RuntimeError):
+    pass
+
+
+class GroupCommitWriter:
+    def __init__(self, catalog: TableCatalog, config: WriterConfig | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or WriterConfig()
+        self._queue: queue.Queue[_Submission | None] = queue.Queue()
+        self._tables: dict[str, _TableState] = {}
+        self._closed = threading.Event()
+        self.commits = 0
+        self.rows = 0
+        self._thread = threading.Thread(target=self._run, name="localbus-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, table: str, data: pa.Table) -> Future[int]:
+        """Queue rows for `table`; the future gives the Delta version they were committed in."""
+        if self._closed.is_set():
+            raise WriterClosedError("the writer is shut down")
+        sub = _Submission(table, data)
+        self._queue.put(sub)
+        return sub.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit everything already submitted, then stop."""
+        if not self._closed.is_set():
+            self._closed.set()
+            self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        pending: list[_Submission] = []
+        stopping = False
+        while not (stopping and not pending):
+            timeout = None
+            if pending:
+                timeout = max(0.0, pending[0].queued_at + self.config.flush_ms / 1000 - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+                if item is None:
+                    stopping = True
+                else:
+                    pending.append(item)
+                    while len(pending) < 10_000:  # drain what is already there without waiting
+                        nxt = self._queue.get_nowait()
+                        if nxt is None:
+                            stopping = True
+                            break
+                        pending.append(nxt)
+            except queue.Empty:
+                pass
+            rows = sum(s.data.num_rows for s in pending)
+            due = pending and (
+                stopping
+                or rows >= self.config.flush_records
+                or time.monotonic() - pending[0].queued_at >= self.config.flush_ms / 1000
+            )
+            if due:
+                self._commit(pending)
+                pending = []
+
+    def _commit(self, subs: list[_Submission]) -> None:
+        by_table: dict[str, list[_Submission]] = {}
+        for s in subs:
+            by_table.setdefault(s.table, []).append(s)
+        for table, group in by_table.items():
+            try:
+                version = self._append(table, [s.data for s in group])
+            except Exception as exc:  # the futures carry the failure to each stream
+                log.exception("commit to %s failed", table)
+                for s in group:
+                    s.future.set_exception(exc)
+                continue
+            for s in group:
+                s.future.set_result(version)
+
+    def _state(self, table: str) -> _TableState:
+        state = self._tables.get(table)
+        if state is None:
+            handle = self.catalog.open(table)
+            state = _TableState(handle, _next_offset(handle))
+            self._tables[table] = state
+        return state
+
+    def _append(self, table: str, parts: list[pa.Table]) -> int:
+        state = self._state(table)
+        data = pa.concat_tables(parts)
+        n = data.num_rows
+        now_us = time.time_ns() // 1000
+        ingested = pa.array(np.full(n, now_us, dtype=np.int64)).cast(data.schema.field("ingested_at").type)
+        offsets = pa.array(np.arange(state.next_offset, state.next_offset + n, dtype=np.int64))
+        data = data.set_column(data.schema.get_field_index("ingested_at"), "ingested_at", ingested)
+        data = data.set_column(data.schema.get_field_index("zerobus_offset"), "zerobus_offset", offsets)
+        write_deltalake(state.handle, data, mode="append")
+        state.next_offset += n
+        state.commits += 1
+        self.commits += 1
+        self.rows += n
+        version = state.handle.version()
+        self._upkeep(table, state)
+        return version
+
+    def _upkeep(self, table: str, state: _TableState) -> None:
+        cfg = self.config
+        try:
+            if state.commits % cfg.compact_every_commits == 0:
+                metrics = state.handle.optimize.compact()
+                log.info("compacted %s: %s", table, {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")})
+            if state.commits % cfg.checkpoint_every_commits == 0:
+                state.handle.create_checkpoint()
+                state.handle.cleanup_metadata()
+            if state.commits % cfg.vacuum_every_commits == 0:
+                removed = state.handle.vacuum(
+                    retention_hours=int(cfg.vacuum_retention_hours),
+                    enforce_retention_duration=False,
+                    dry_run=False,
+                )
+                log.info("vacuumed %s: %d files removed", table, len(removed))
+        except Exception:  # upkeep must never stop ingestion
+            log.exception("table upkeep of %s failed; will retry later", table)
+
+
+def _next_offset(handle: DeltaTable) -> int:
+    """One past the highest zerobus_offset in the table, from file statistics (no scan)."""
+    actions = pa.table(handle.get_add_actions(flatten=True))
+    column = "max.zerobus_offset"
+    if actions.num_rows == 0 or column not in actions.column_names:
+        return 0
+    top = pc.max(actions[column]).as_py()
+    return 0 if top is None else int(top) + 1
