@@ -11,7 +11,8 @@ test:
 
 bench:
 	@scripts/bootstrap.sh test
-	.venv/bin/python bench/bench_fleet.py
+	PYTHONPATH=. .venv/bin/python bench/bench_fleet.py
+	PYTHONPATH=. .venv/bin/python bench/bench_localbus.py
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

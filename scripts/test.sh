@@ -2,7 +2,7 @@
 # The whole test suite with its quality gates, offscreen. Called by `make test`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export QT_QPA_PLATFORM=offscreen QTWEBENGINE_DISABLE_SANDBOX=1 PYTHONDONTWRITEBYTECODE=1
+export QT_QPA_PLATFORM=offscreen QTWEBENGINE_DISABLE_SANDBOX=1 PYTHONDONTWRITEBYTECODE=1 RUST_LOG=${RUST_LOG:-warn}
 export QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox --disable-background-networking"
 bin=.venv/bin
 status=0

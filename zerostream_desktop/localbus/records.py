@@ -10,11 +10,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from zerostream_desktop.core import schema
+from zerostream_desktop.localbus.proto_columns import decode_flat, to_arrow
 
 ENDPOINT_COLUMNS = frozenset({"ingested_at", "zerobus_offset"})
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # the ZeroBus per-record limit
@@ -87,8 +89,10 @@ class Decoder:
         self._columns = [f for f in table_schema if f.name not in ENDPOINT_COLUMNS]
         self._checks = {f.name: schema.Column(f.name, _column_type(f.type), f.nullable, "") for f in self._columns}
         self._message: Any = None
+        self._fields: list[descriptor_pb2.FieldDescriptorProto] = []
         if not json_mode:
             self._message = self._message_class(descriptor)
+            self._fields = _fields_of(self._message)
 
     def _message_class(self, descriptor: bytes | None) -> Any:
         if not descriptor:
@@ -111,14 +115,51 @@ class Decoder:
 
     def decode(self, records: Sequence[bytes | str], first_offset: int) -> pa.Table:
         """One Arrow table for `records`; RecordError names the offset of the first bad record."""
+        if not self.json_mode and records:
+            fast = self._decode_columns([r.encode() if isinstance(r, str) else r for r in records], first_offset)
+            if fast is not None:
+                return fast
+        return self._decode_rows(records, first_offset)
+
+    def _decode_columns(self, raws: list[bytes], first_offset: int) -> pa.Table | None:
+        """The numpy path; None when a record needs the runtime's judgement (which then raises)."""
+        sizes = np.fromiter((len(r) for r in raws), dtype=np.int64, count=len(raws))
+        too_big = np.flatnonzero(sizes > MAX_RECORD_BYTES)
+        if too_big.size:
+            raise _too_big(first_offset + int(too_big[0]), int(sizes[too_big[0]]))
+        batch = decode_flat(raws, self._fields, sizes)
+        if batch.bad.size:
+            i = int(batch.bad[0])
+            self._proto_row(raws[i], first_offset + i)  # raises with the runtime's own message
+            return None
+        for f in self._fields:
+            missing = np.flatnonzero(~batch.columns[f.name].present)
+            check = self._checks.get(f.name)
+            if missing.size and (f.label == _FD.LABEL_REQUIRED or (check and not check.nullable)):
+                raise _no_value(first_offset + int(missing[0]), f.name)
+        by_name = {f.name: f for f in self._fields}
+        arrays = []
+        for column in self.schema:
+            if column.name == "payload_bytes":
+                arrays.append(pa.array(sizes, type=column.type))
+            elif column.name in by_name and column.name not in ENDPOINT_COLUMNS:
+                try:
+                    arrays.append(to_arrow(batch, by_name[column.name], column.type))
+                except pa.ArrowInvalid as exc:
+                    raise RecordError(f"column {column.name}: {exc}") from None
+            elif not column.nullable and column.name not in ENDPOINT_COLUMNS:
+                raise RecordError(f"column {column.name} is NOT NULL but the records have no such field")
+            else:
+                arrays.append(pa.nulls(len(raws), column.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema.with_metadata(None))
+
+    def _decode_rows(self, records: Sequence[bytes | str], first_offset: int) -> pa.Table:
         values: dict[str, list[Any]] = {f.name: [] for f in self._columns}
         sizes: list[int] = []
         for i, record in enumerate(records):
             raw = record.encode("utf-8") if isinstance(record, str) else record
             if len(raw) > MAX_RECORD_BYTES:
-                raise RecordError(
-                    f"record at offset {first_offset + i} is {len(raw)} bytes; the limit is {MAX_RECORD_BYTES}"
-                )
+                raise _too_big(first_offset + i, len(raw))
             row = self._json_row(raw, first_offset + i) if self.json_mode else self._proto_row(raw, first_offset + i)
             for name, column in values.items():
                 column.append(row.get(name))
@@ -165,4 +206,18 @@ class Decoder:
     def _check_required(self, row: dict[str, Any], offset: int) -> None:
         for name, check in self._checks.items():
             if not check.nullable and row.get(name) is None:
-                raise RecordError(f"record at offset {offset}: column {name} is NOT NULL but has no value")
+                raise _no_value(offset, name)
+
+
+def _fields_of(message_class: Any) -> list[descriptor_pb2.FieldDescriptorProto]:
+    proto = descriptor_pb2.DescriptorProto()
+    message_class.DESCRIPTOR.CopyToProto(proto)
+    return list(proto.field)
+
+
+def _too_big(offset: int, size: int) -> RecordError:
+    return RecordError(f"record at offset {offset} is {size} bytes; the limit is {MAX_RECORD_BYTES}")
+
+
+def _no_value(offset: int, column: str) -> RecordError:
+    return RecordError(f"record at offset {offset}: column {column} is NOT NULL but has no value")

@@ -9,6 +9,7 @@ a non-retriable status naming the problem; what was acknowledged before stays.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import fcntl
 import json
 import logging
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import duration_pb2
 
 from zerostream_desktop.localbus import protocol
 from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
@@ -51,6 +51,9 @@ class ServerConfig:
     writer: WriterConfig = field(default_factory=WriterConfig)
 
 
+_CLOSE: Any = object()  # marker: drain the acks, then close the stream
+
+
 class _StreamAbort(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
@@ -72,6 +75,7 @@ class LocalBus:
         self._server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
         self._streams: set[_Stream] = set()
+        self._stopping = False
 
     @property
     def endpoint(self) -> str:
@@ -132,9 +136,10 @@ class LocalBus:
         path.write_text(json.dumps(state))
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Tell streams to move on, commit what is held, ack it, then stop."""
+        """Commit what is held, ack it, tell streams to move on, then stop."""
+        self._stopping = True
         for stream in list(self._streams):
-            stream.close_soon(0.0)
+            stream.drain_and_close()
         if self._streams:
             await asyncio.wait([asyncio.ensure_future(s.finished.wait()) for s in self._streams], timeout=grace)
         if self._server:
@@ -156,6 +161,8 @@ class LocalBus:
         metadata = dict(context.invocation_metadata() or ())
         if metadata.get("authorization") != f"Bearer {self.config.token}":
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token for localbus")
+        if self._stopping:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "localbus is shutting down; retry shortly")
         await context.send_initial_metadata(())
         assert self.writer is not None
         stream = _Stream(self, requests)
@@ -180,15 +187,21 @@ class _Stream:
         self.stream_id = str(uuid.uuid4())
         self.finished = asyncio.Event()
         self._out: asyncio.Queue[Any] = asyncio.Queue()
-        self._acks: asyncio.Queue[tuple[int, asyncio.Future[int]] | _StreamAbort | None] = asyncio.Queue()
+        self._acks: asyncio.Queue[Any] = asyncio.Queue()
         self._timers: list[asyncio.TimerHandle] = []
         self._reader: asyncio.Task[None] | None = None
 
     def close_soon(self, after_s: float) -> None:
         """Send close_stream_signal; after `after_s` stop reading and end once the acks are out."""
-        signal = protocol.message("CloseStreamSignal")(duration=duration_pb2.Duration(seconds=int(after_s)))
+        signal = protocol.message("CloseStreamSignal")(duration=datetime.timedelta(seconds=after_s))
         self._out.put_nowait(protocol.response_class()(close_stream_signal=signal))
         self._timers.append(asyncio.get_running_loop().call_later(after_s, self._end))
+
+    def drain_and_close(self) -> None:
+        """Stop reading, send the acks of what was taken, then close_stream_signal, then end."""
+        if self._reader and not self._reader.done():
+            self._reader.cancel()
+        self._acks.put_nowait(_CLOSE)
 
     def _end(self) -> None:
         if self._reader and not self._reader.done():
@@ -277,6 +290,11 @@ class _Stream:
         ack = protocol.message("IngestRecordResponse")
         while True:
             item = await self._acks.get()
+            if item is _CLOSE:
+                signal = protocol.message("CloseStreamSignal")(duration=datetime.timedelta(0))
+                self._out.put_nowait(wrap(close_stream_signal=signal))
+                self._out.put_nowait(None)
+                return
             if item is None or isinstance(item, _StreamAbort):
                 self._out.put_nowait(item)
                 return

@@ -1,0 +1,156 @@
+"""localbus throughput and ack latency, against a null endpoint measured in the same run.
+
+The real ZeroBus SDK (sync API, one stream, PROTO, batches of --batch records) streams pre-encoded
+fleet events at fixed offered loads and then as fast as it can, first into a null endpoint that
+acknowledges at once (the ceiling of SDK + gRPC on this machine), then into localbus writing
+Delta. Each endpoint runs as its own process, as it would for a user. Prints sustained committed
+rows/s (sent / time until all acknowledged), ack latency p50/p95/p99 per batch, and the ratio to the ceiling.
+
+    .venv/bin/python bench/bench_localbus.py [--seconds 5] [--batch 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("RUST_LOG", "error")
+
+import numpy as np  # noqa: E402
+
+from tests.integration.localbus_helpers import (  # noqa: E402
+    LocalBusProcess,
+    free_port,
+    headers_provider,
+    options,
+    table_properties,
+)
+from zerostream_desktop.core import encoding  # noqa: E402
+from zerostream_desktop.core.fleet import Fleet  # noqa: E402
+
+LOADS = (1_000, 10_000, 50_000, None)  # records/s offered; None = as fast as possible
+MAX_INFLIGHT = 100_000  # records sent but not acknowledged, at most (bounds queueing at max load)
+
+
+def record_pool(n: int) -> list[bytes]:
+    fleet = Fleet(5, 10_000, interval_ms=1000)
+    fleet.start(0.0)
+    out: list[bytes] = []
+    k = 0
+    while len(out) < n:
+        k += 1
+        out.extend(encoding.encode_proto(fleet.advance(k * 0.5)))
+    return out[:n]
+
+
+def run_load(endpoint: str, pool: list[bytes], batch: int, rate: int | None, seconds: float) -> dict[str, float]:
+    from zerobus.sdk.shared import AckCallback
+    from zerobus.sdk.sync import ZerobusSdk
+
+    sent_at: dict[int, float] = {}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    acked = [0]
+
+    class Latency(AckCallback):
+        def on_ack(self, offset: int) -> None:
+            now = time.perf_counter()
+            with lock:
+                acked[0] += 1
+                t = sent_at.pop(offset, None)
+                if t is not None:
+                    latencies.append(now - t)
+
+        def on_error(self, offset: int, error_message: str) -> None:
+            print(f"  error at {offset}: {error_message}", file=sys.stderr)
+
+    sdk = ZerobusSdk(endpoint, "http://127.0.0.1:9")
+    stream = sdk.create_stream(
+        table_properties=table_properties(),
+        options=options(ack_callback=Latency()),
+        headers_provider=headers_provider(),
+    )
+    batches = [pool[i : i + batch] for i in range(0, len(pool) - batch + 1, batch)]
+    interval = batch / rate if rate else 0.0
+    start = time.perf_counter()
+    sent = 0
+    k = 0
+    while (k * interval if rate else time.perf_counter() - start) < seconds:
+        due = start + k * interval
+        if rate and time.perf_counter() < due:
+            time.sleep(max(0.0, due - time.perf_counter()))
+        while (k - acked[0]) * batch > MAX_INFLIGHT:  # a bounded window, like a real producer
+            time.sleep(0.0005)
+        records = batches[k % len(batches)]
+        with lock:
+            offset = stream.ingest_records_offset(records)
+            sent_at[offset] = time.perf_counter()
+        sent += len(records)
+        k += 1
+    stream.flush()
+    elapsed = time.perf_counter() - start
+    stream.close()
+    lat = np.array(latencies) * 1000 if latencies else np.array([np.nan])
+    return {
+        "offered": rate or 0,
+        "rows_per_s": sent / max(elapsed, seconds),
+        "p50": float(np.percentile(lat, 50)),
+        "p95": float(np.percentile(lat, 95)),
+        "p99": float(np.percentile(lat, 99)),
+    }
+
+
+def null_endpoint(port: int) -> subprocess.Popen[str]:
+    script = Path(__file__).with_name("null_endpoint.py")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load (default 5)")
+    parser.add_argument("--batch", type=int, default=1000, help="records per ingest call (default 1000)")
+    args = parser.parse_args()
+    pool = record_pool(50_000)
+    print(f"localbus benchmark: SDK -> endpoint, PROTO, batches of {args.batch}, {args.seconds:.0f} s per load")
+    heads = ("offered/s", "rows/s", "ack p50 ms", "p95 ms", "p99 ms", "vs null")
+    print(f"{'endpoint':<10} " + " ".join(f"{h:>{w}}" for h, w in zip(heads, (10, 10, 11, 8, 8, 8), strict=True)))
+    ceiling: dict[int, float] = {}
+    port = free_port()
+    proc = null_endpoint(port)
+    try:
+        for rate in LOADS:
+            r = run_load(f"http://127.0.0.1:{port}", pool, args.batch, rate, args.seconds)
+            ceiling[r["offered"]] = r["rows_per_s"]
+            _row("null", r, 1.0)
+    finally:
+        proc.terminate()
+        proc.wait()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-localbus-"))
+    bus = LocalBusProcess(data_dir, free_port()).start()
+    try:
+        for rate in LOADS:
+            r = run_load(bus.endpoint, pool, args.batch, rate, args.seconds)
+            _row("localbus", r, r["rows_per_s"] / ceiling[r["offered"]])
+    finally:
+        bus.terminate()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _row(name: str, r: dict[str, float], ratio: float) -> None:
+    offered = f"{r['offered']:,.0f}" if r["offered"] else "max"
+    latencies = f"{r['p50']:>11.1f} {r['p95']:>8.1f} {r['p99']:>8.1f}"
+    print(f"{name:<10} {offered:>10} {r['rows_per_s']:>10,.0f} {latencies} {ratio:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()

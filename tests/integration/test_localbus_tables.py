@@ -1,0 +1,98 @@
+"""Local tables: created on first use, listed by the CLI, kept fast by upkeep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from zerostream_desktop.cli import main
+from zerostream_desktop.core import encoding, schema
+from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError, check_descriptor
+from zerostream_desktop.localbus.tables import TableCatalog
+from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
+
+TABLE = "zerostream.sensors.sensor_stream"
+
+
+def rows(n_devices: int, seed: int = 1) -> pa.Table:
+    fleet = Fleet(seed, n_devices, interval_ms=1000)
+    fleet.start(0.0)
+    batch = fleet.advance(1.5)
+    decoder = Decoder(TABLE, schema.arrow_schema(), schema.descriptor_proto().SerializeToString(), False)
+    return decoder.decode(encoding.encode_proto(batch), 0)
+
+
+def test_tables_command_lists_tables_with_rows(tmp_path: Path, capsys):
+    catalog = TableCatalog(tmp_path)
+    assert main(["--data-dir", str(tmp_path), "localbus", "tables"]) == 0
+    assert "no tables" in capsys.readouterr().out
+    catalog.create_sensor_table(TABLE)
+    writer = GroupCommitWriter(catalog)
+    writer.submit(TABLE, rows(25)).result(10)
+    writer.close()
+    assert main(["--data-dir", str(tmp_path), "localbus", "tables"]) == 0
+    out = capsys.readouterr().out
+    assert TABLE in out and " 25" in out
+
+
+def test_upkeep_compacts_checkpoints_and_keeps_every_row(tmp_path: Path):
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    config = WriterConfig(flush_records=1, flush_ms=0, compact_every_commits=10, checkpoint_every_commits=5,
+                          vacuum_every_commits=20, vacuum_retention_hours=0)  # fmt: skip
+    writer = GroupCommitWriter(catalog, config)
+    data = rows(20)
+    for i in range(40):
+        writer.submit(TABLE, data.slice(i % 20, 1)).result(10)
+    writer.close()
+    info = catalog.describe(TABLE)
+    assert info.rows == 40
+    assert info.files < 10  # compacted from 40 one-row files
+    log_dir = catalog.path(TABLE) / "_delta_log"
+    assert list(log_dir.glob("*.checkpoint.parquet"))
+    table = catalog.open(TABLE).to_pyarrow_table()
+    assert sorted(table["zerobus_offset"].to_pylist()) == list(range(40))
+    assert table["ingested_at"].null_count == 0
+
+
+def test_creating_twice_never_replaces_a_table(tmp_path: Path):
+    catalog = TableCatalog(tmp_path)
+    assert catalog.create_sensor_table(TABLE)
+    writer = GroupCommitWriter(catalog)
+    writer.submit(TABLE, rows(3)).result(10)
+    writer.close()
+    assert not catalog.create_sensor_table(TABLE)
+    assert catalog.describe(TABLE).rows == 3
+
+
+def test_json_records_with_wrong_types_or_missing_columns_name_them():
+    decoder = Decoder(TABLE, schema.arrow_schema(), None, True)
+    fleet = Fleet(1, 1)
+    fleet.start(0.0)
+    good = encoding.encode_json(fleet.advance(10.0))[0]
+    assert decoder.decode([good], 0).num_rows == 1
+    with pytest.raises(RecordError, match="offset 7: column latitude expects a number"):
+        decoder.decode([good.replace('"latitude":', '"latitude":"north","x":')], 7)
+    with pytest.raises(RecordError, match="column event_id is NOT NULL"):
+        decoder.decode(['{"connection_id":"c","event_timestamp":1,"event_date":0}'], 0)
+    with pytest.raises(RecordError, match="column colour does not exist"):
+        decoder.decode(['{"colour":"red"}'], 0)
+    with pytest.raises(RecordError, match="not valid JSON"):
+        decoder.decode(["{oops"], 0)
+
+
+def test_descriptor_checks_name_the_column():
+    from google.protobuf import descriptor_pb2
+
+    d = descriptor_pb2.DescriptorProto()
+    d.CopyFrom(schema.descriptor_proto())
+    d.field[3].type = descriptor_pb2.FieldDescriptorProto.TYPE_DOUBLE  # event_timestamp
+    with pytest.raises(SchemaMismatchError, match="field event_timestamp is double but column event_timestamp"):
+        check_descriptor(TABLE, schema.arrow_schema(), d)
+    del d.field[0]  # event_id
+    d.field[2].type = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
+    with pytest.raises(SchemaMismatchError, match="column event_id .* NOT NULL"):
+        check_descriptor(TABLE, schema.arrow_schema(), d)
