@@ -201,3 +201,61 @@ def test_a_second_server_on_the_same_folder_refuses(bus):
     second = LocalBusProcess(bus.data_dir, free_port())
     with pytest.raises(RuntimeError, match="already running"):
         second.start()
+
+
+def raw_stream(bus, requests, token: str | None = "integration-test-token"):
+    """Talk to localbus without the SDK, to send what the SDK never would."""
+    import grpc
+
+    from zerostream_desktop.localbus import protocol
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{bus.port}")
+    call = channel.stream_stream(
+        protocol.METHOD,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=protocol.response_class().FromString,
+    )
+    metadata = [("authorization", f"Bearer {token}")] if token else []
+    try:
+        return list(call(iter(requests), metadata=metadata, timeout=20))
+    finally:
+        channel.close()
+
+
+def test_records_before_create_stream_are_refused(bus):
+    import grpc
+
+    from zerostream_desktop.localbus import protocol
+
+    request = protocol.request_class()
+    record = protocol.message("IngestRecordRequest")(offset_id=0, proto_encoded_record=b"\x0a\x01x")
+    with pytest.raises(grpc.RpcError) as info:
+        raw_stream(bus, [request(ingest_record=record)])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "create_stream" in info.value.details()
+
+
+def test_missing_token_is_unauthenticated(bus):
+    import grpc
+
+    from zerostream_desktop.localbus import protocol
+
+    create = protocol.message("CreateIngestStreamRequest")(table_name=TABLE, record_type=protocol.JSON)
+    with pytest.raises(grpc.RpcError) as info:
+        raw_stream(bus, [protocol.request_class()(create_stream=create)], token=None)
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_json_stream_without_the_sdk_gets_cumulative_acks(bus):
+    from zerostream_desktop.localbus import protocol
+
+    request = protocol.request_class()
+    create = protocol.message("CreateIngestStreamRequest")(table_name=TABLE, record_type=protocol.JSON)
+    batch = fleet_batches(5, 1)[0]
+    records = protocol.message("JsonRecordBatch")(records=encoding.encode_json(batch))
+    ingest = protocol.message("IngestRecordBatchRequest")(offset_id=0, json_batch=records)
+    responses = raw_stream(bus, [request(create_stream=create), request(ingest_record_batch=ingest)])
+    kinds = [r.WhichOneof("payload") for r in responses]
+    assert kinds == ["create_stream_response", "ingest_record_response"]
+    assert responses[1].ingest_record_response.durability_ack_up_to_offset == 0
+    assert sorted(bus.event_ids()) == sorted(batch.event_ids())

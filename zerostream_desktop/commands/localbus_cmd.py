@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--flush-records", type=int, default=10_000, help="commit when this many rows wait")
     serve.add_argument("--flush-ms", type=int, default=50, help="commit when the oldest row waited this long")
     serve.add_argument("--stream-lifetime", type=float, default=900.0, help="seconds before a stream is asked to move")
+    serve.add_argument(
+        "--vacuum-retention-hours", type=int, default=1, help="keep replaced data files this many hours (default 1)"
+    )
     serve.set_defaults(func=serve_cmd)
     tables = lb.add_parser("tables", help="list the local tables")
     tables.set_defaults(func=tables_cmd)
@@ -57,7 +60,9 @@ def serve_cmd(args: argparse.Namespace) -> int:
         port=args.port,
         tls=not args.insecure_loopback,
         stream_lifetime_s=args.stream_lifetime,
-        writer=WriterConfig(flush_records=args.flush_records, flush_ms=args.flush_ms),
+        writer=WriterConfig(
+            flush_records=args.flush_records, flush_ms=args.flush_ms, vacuum_retention_hours=args.vacuum_retention_hours
+        ),
     )
     try:
         bus = LocalBus(config)

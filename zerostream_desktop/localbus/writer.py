@@ -33,7 +33,7 @@ class WriterConfig:
     compact_every_commits: int = 200
     checkpoint_every_commits: int = 100
     vacuum_every_commits: int = 1000
-    vacuum_retention_hours: float = 1.0
+    vacuum_retention_hours: int = 1
 
 
 @dataclass
@@ -165,7 +165,7 @@ class GroupCommitWriter:
                 state.handle.cleanup_metadata()
             if state.commits % cfg.vacuum_every_commits == 0:
                 removed = state.handle.vacuum(
-                    retention_hours=int(cfg.vacuum_retention_hours),
+                    retention_hours=cfg.vacuum_retention_hours,
                     enforce_retention_duration=False,
                     dry_run=False,
                 )
