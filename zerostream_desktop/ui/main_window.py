@@ -23,6 +23,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(simulator, "&Simulator")
         self.setCentralWidget(self.tabs)
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
+        self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
+        self.statusBar().addPermanentWidget(self.stack_label)
         self.statusBar().addPermanentWidget(self.endpoint_label)
         self._build_menus()
         self._restore_state()
@@ -42,6 +44,16 @@ class MainWindow(QMainWindow):
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def show_local_stack(self, endpoint: str | None, error: str | None = None) -> None:
+        """Status bar line for the embedded endpoint: where it listens, or why it is not running."""
+        if error:
+            self.stack_label.setText("Local stack: not running")
+            self.stack_label.setToolTip(error)
+            self.statusBar().showMessage(f"localbus failed to start: {error.splitlines()[0]}")
+        else:
+            self.stack_label.setText(f"Local stack: {endpoint}")
+            self.stack_label.setToolTip("localbus, the embedded ZeroBus endpoint, writing local Delta tables")
 
     def _about(self) -> None:
         QMessageBox.about(

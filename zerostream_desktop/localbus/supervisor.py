@@ -1,0 +1,105 @@
+"""Start (or find) the localbus server of a data folder, for the app and the streaming command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from zerostream_desktop.localbus.security import TOKEN_ENV
+from zerostream_desktop.localbus.server import read_state
+
+log = logging.getLogger(__name__)
+
+
+class LocalStackError(RuntimeError):
+    """localbus could not be started; the message carries the end of its log."""
+
+
+@dataclass
+class LocalStack:
+    data_dir: Path
+    endpoint: str
+    ca_cert: Path | None
+    token: str
+    process: subprocess.Popen[bytes] | None  # None when an already running server was reused
+    log_file: Path
+
+    @property
+    def owned(self) -> bool:
+        return self.process is not None
+
+    def running(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        state = read_state(self.data_dir)
+        return bool(state and _alive(int(state["pid"])))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server if this stack started it (it drains and acknowledges first)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("localbus did not stop within %.0f s; killing it", timeout)
+            self.process.kill()
+            self.process.wait(5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve_command(data_dir: Path) -> list[str]:
+    """How to run `zerostream localbus serve`, from a checkout, a venv or a PyInstaller bundle."""
+    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "zerostream_desktop"]
+    return [*base, "--data-dir", str(data_dir), "localbus", "serve"]
+
+
+def start_local_stack(
+    data_dir: Path, token: str, *, extra_args: tuple[str, ...] = (), timeout: float = 30.0
+) -> LocalStack:
+    """Reuse the folder's running server, or start one and wait until it listens."""
+    data_dir = Path(data_dir)
+    log_file = data_dir / "logs" / "localbus.log"
+    state = read_state(data_dir)
+    if state and _alive(int(state["pid"])):
+        log.info("reusing localbus at %s (pid %s)", state["endpoint"], state["pid"])
+        ca = Path(state["ca_cert"]) if state.get("ca_cert") else None
+        return LocalStack(data_dir, state["endpoint"], ca, token, None, log_file)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, TOKEN_ENV: token, "PYTHONUNBUFFERED": "1"}
+    with log_file.open("ab") as out:
+        proc = subprocess.Popen([*serve_command(data_dir), *extra_args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = read_state(data_dir)
+        if state and state.get("pid") == proc.pid:
+            ca = Path(state["ca_cert"]) if state.get("ca_cert") else None
+            log.info("started localbus at %s (pid %d)", state["endpoint"], proc.pid)
+            return LocalStack(data_dir, state["endpoint"], ca, token, proc, log_file)
+        if proc.poll() is not None:
+            raise LocalStackError(f"localbus exited with code {proc.returncode}:\n{_tail(log_file)}")
+        time.sleep(0.05)
+    proc.kill()
+    raise LocalStackError(f"localbus did not start within {timeout:.0f} s:\n{_tail(log_file)}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
