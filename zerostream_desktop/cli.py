@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.settings_cmd",
     "zerostream_desktop.commands.simulate",
     "zerostream_desktop.commands.localbus_cmd",
+    "zerostream_desktop.commands.stream_cmd",
 )
 
 

@@ -96,3 +96,16 @@ def test_descriptor_checks_name_the_column():
     d.field[2].type = descriptor_pb2.FieldDescriptorProto.TYPE_INT64
     with pytest.raises(SchemaMismatchError, match="column event_id .* NOT NULL"):
         check_descriptor(TABLE, schema.arrow_schema(), d)
+
+
+def test_a_submission_whose_stream_went_away_does_not_stop_the_writer(tmp_path: Path):
+    """A client that dies mid-stream cancels its pending futures; later commits must still happen."""
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    writer = GroupCommitWriter(catalog, WriterConfig(flush_ms=200))
+    data = rows(10)
+    abandoned = writer.submit(TABLE, data.slice(0, 5))
+    abandoned.cancel()
+    assert writer.submit(TABLE, data.slice(5, 5)).result(10) >= 1
+    writer.close()
+    assert catalog.describe(TABLE).rows == 10

@@ -37,11 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _token(settings: Settings) -> str:
-    from zerostream_desktop.localbus.security import TOKEN_ENV, ensure_token
+    from zerostream_desktop.localbus.security import ensure_token
 
-    if os.environ.get(TOKEN_ENV):
-        return os.environ[TOKEN_ENV]
-    return ensure_token(open_secret_store())
+    return ensure_token()
 
 
 def serve_cmd(args: argparse.Namespace) -> int:

@@ -27,10 +27,14 @@ _SANS = [
 ]
 
 
-def ensure_token(store: SecretStore, environ: Mapping[str, str] = os.environ) -> str:
+def ensure_token(store: SecretStore | None = None, environ: Mapping[str, str] = os.environ) -> str:
     """The token from ZEROSTREAM_LOCALBUS_TOKEN, else the keyring, else a new one kept in the keyring."""
     if environ.get(TOKEN_ENV):
         return environ[TOKEN_ENV]
+    if store is None:
+        from zerostream_desktop.core.secrets import open_secret_store
+
+        store = open_secret_store()
     token = store.get(LOCALBUS_TOKEN)
     if not token:
         token = secrets.token_urlsafe(32)

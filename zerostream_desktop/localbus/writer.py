@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,7 +110,10 @@ class GroupCommitWriter:
                 or time.monotonic() - pending[0].queued_at >= self.config.flush_ms / 1000
             )
             if due:
-                self._commit(pending)
+                try:
+                    self._commit(pending)
+                except Exception:  # the writer thread must outlive any one commit
+                    log.exception("group commit failed")
                 pending = []
 
     def _commit(self, subs: list[_Submission]) -> None:
@@ -123,10 +126,10 @@ class GroupCommitWriter:
             except Exception as exc:  # the futures carry the failure to each stream
                 log.exception("commit to %s failed", table)
                 for s in group:
-                    s.future.set_exception(exc)
+                    _settle(s.future, exc=exc)
                 continue
             for s in group:
-                s.future.set_result(version)
+                _settle(s.future, version=version)
 
     def _state(self, table: str) -> _TableState:
         state = self._tables.get(table)
@@ -172,6 +175,19 @@ class GroupCommitWriter:
                 log.info("vacuumed %s: %d files removed", table, len(removed))
         except Exception:  # upkeep must never stop ingestion
             log.exception("table upkeep of %s failed; will retry later", table)
+
+
+def _settle(future: Future[int], version: int = -1, exc: BaseException | None = None) -> None:
+    """Resolve a submission's future unless its stream went away (cancelled) meanwhile."""
+    if future.done():
+        return
+    try:
+        if exc is None:
+            future.set_result(version)
+        else:
+            future.set_exception(exc)
+    except InvalidStateError:  # cancelled between the check and the call
+        pass
 
 
 def _next_offset(handle: DeltaTable) -> int:

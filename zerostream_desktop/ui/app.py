@@ -32,7 +32,6 @@ def build_window(settings: Settings) -> object:
 
 async def _run(window: object, settings: Settings) -> None:
     """Start the local stack off the UI thread, run until the window closes, then stop it."""
-    from zerostream_desktop.core.secrets import open_secret_store
     from zerostream_desktop.localbus.security import ensure_token
     from zerostream_desktop.localbus.supervisor import LocalStackError, start_local_stack
 
@@ -47,7 +46,7 @@ async def _run(window: object, settings: Settings) -> None:
     stack = None
     if settings.endpoint == "local":
         try:
-            token = ensure_token(open_secret_store())
+            token = ensure_token()
             stack = await loop.run_in_executor(executor, start_local_stack, settings.data_dir, token)
             window.show_local_stack(stack.endpoint)  # type: ignore[attr-defined]
         except (LocalStackError, OSError) as exc:

@@ -1,0 +1,232 @@
+"""The fleet streams through the official SDK with a durable spool: nothing is ever lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.integration.localbus_helpers import TABLE, TOKEN, LocalBusProcess, free_port
+from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.ingest.spool import Spool
+from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
+
+pytestmark = pytest.mark.integration
+
+
+def stream_cmd(data_dir: Path, *args: str, token: str = TOKEN, env_extra: dict[str, str] | None = None):
+    env = {**os.environ, "ZEROSTREAM_LOCALBUS_TOKEN": token, **(env_extra or {})}
+    cmd = [
+        sys.executable,
+        "-m",
+        "zerostream_desktop",
+        "--data-dir",
+        str(data_dir),
+        "stream",
+        "--quiet",
+        "--json",
+        *args,
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def summary_of(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, dict]:
+    out, err = proc.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    assert lines, f"no summary; stderr:\n{err}"
+    return proc.returncode, json.loads(lines[-1])
+
+
+def spool_ids(data_dir: Path) -> set[str]:
+    ids: set[str] = set()
+    for path in (data_dir / "spool").glob("*.sqlite"):
+        with sqlite3.connect(path) as db:
+            ids.update(row[0] for row in db.execute("SELECT event_id FROM records"))
+    return ids
+
+
+def spool_depth(data_dir: Path) -> int:
+    return sum(
+        sqlite3.connect(p).execute("SELECT count(*) FROM records").fetchone()[0]
+        for p in (data_dir / "spool").glob("*.sqlite")
+    )
+
+
+def test_every_generated_event_lands_in_the_table(tmp_path: Path):
+    bus = LocalBusProcess(tmp_path, free_port()).start()
+    try:
+        spool = Spool(tmp_path / "spool" / "test.sqlite")
+        target = Target("local", bus.endpoint, TABLE, "http://127.0.0.1:9", bearer_token=TOKEN)
+
+        async def run() -> tuple[Streamer, list[str]]:
+            streamer = Streamer(target, spool, batch_size=200)
+            runner = asyncio.create_task(streamer.run())
+            fleet = Fleet(21, 300, interval_ms=500)
+            fleet.start(0.0)
+            generated: list[str] = []
+            for k in range(1, 21):
+                batch = fleet.advance(k * 0.25)
+                generated += batch.event_ids()
+                streamer.submit(batch)
+                streamer.notify()
+                await asyncio.sleep(0.05)
+            await streamer.stop(30)
+            await runner
+            return streamer, generated
+
+        streamer, generated = asyncio.run(run())
+        assert sorted(bus.event_ids()) == sorted(generated)
+        assert streamer.stats.acked == len(generated) and spool.depth == 0
+        assert sum(streamer.stats.per_device.values()) == len(generated)
+        assert len(streamer.stats.per_device) == 300
+    finally:
+        bus.terminate()
+
+
+def test_stream_command_summary_and_exit_code(tmp_path: Path):
+    rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "200", "--interval-ms", "500", "--duration", "3"))
+    assert rc == 0, summary
+    assert summary["state"] == "drained" and summary["spool_depth"] == 0
+    assert summary["generated"] == summary["acknowledged"] > 800
+    assert summary["duplicates"] == 0 and summary["rejected"] == 0
+    assert summary["ack_latency_ms"]["p95"] < 2000
+    assert len(LocalBusProcess(tmp_path, 0).event_ids()) == summary["generated"]
+
+
+def test_kill_9_of_the_streamer_then_rerun_loses_nothing(tmp_path: Path):
+    bus = LocalBusProcess(tmp_path, free_port()).start()  # stays up; the streamer reuses it
+    try:
+        proc = stream_cmd(tmp_path, "--devices", "500", "--interval-ms", "200", "--duration", "60", "--seed", "5")
+        deadline = time.monotonic() + 60
+        while (len(bus.event_ids()) < 2000 or spool_depth(tmp_path) == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)  # kill with records both landed and waiting
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        waiting = spool_ids(tmp_path)  # unacknowledged at the kill: the only ones that may land twice
+        before = set(bus.event_ids()) | waiting  # every event generated and persisted before the kill
+        assert waiting, "the kill should leave unacknowledged records in the spool"
+        rc, summary = summary_of(
+            stream_cmd(tmp_path, "--devices", "500", "--interval-ms", "200", "--duration", "2", "--seed", "5")
+        )
+        assert rc == 0, summary
+        landed = bus.event_ids()
+        assert before <= set(landed)  # none lost
+        assert spool_depth(tmp_path) == 0
+        twice = {i for i, n in Counter(landed).items() if n > 1}
+        assert twice <= waiting  # duplicates only among records that were in flight
+        assert summary["duplicates"] == len(landed) - len(set(landed))  # and counted
+    finally:
+        bus.terminate()
+
+
+def test_localbus_down_for_ten_seconds_spool_grows_then_drains(tmp_path: Path):
+    port = free_port()
+    bus = LocalBusProcess(tmp_path, port).start()
+    proc = stream_cmd(tmp_path, "--devices", "200", "--interval-ms", "500", "--duration", "16", "--stop-timeout", "60")
+    try:
+        time.sleep(3)
+        bus.terminate()
+        time.sleep(5)
+        grown = spool_depth(tmp_path)
+        time.sleep(5)
+        bus = LocalBusProcess(tmp_path, port).start()
+        rc, summary = summary_of(proc)
+        assert grown > 1000  # while the endpoint was away, events waited in the spool
+        assert rc == 0, summary
+        assert summary["spool_depth"] == 0 and summary["acknowledged"] == summary["generated"]
+        assert set(bus.event_ids()) >= set()  # readable
+        assert len(set(bus.event_ids())) == summary["generated"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        bus.terminate()
+
+
+def test_wrong_token_pauses_with_a_clear_error_and_keeps_the_records(tmp_path: Path):
+    bus = LocalBusProcess(tmp_path, free_port()).start()
+    try:
+        rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "50", "--duration", "3", token="wrong"))
+        assert rc == 1
+        assert summary["state"] == "paused"
+        assert "bearer token" in summary["error"] or "authentication" in summary["error"]
+        assert summary["spool_depth"] == summary["generated"] > 0
+        assert bus.event_ids() == []
+    finally:
+        bus.terminate()
+
+
+def test_unknown_table_pauses_and_names_the_table(tmp_path: Path):
+    bus = LocalBusProcess(tmp_path, free_port()).start()
+    try:
+        proc = stream_cmd(tmp_path, "--devices", "50", "--duration", "3", env_extra={"TABLE_NAME": "not_there"})
+        rc, summary = summary_of(proc)
+        assert rc == 1 and summary["state"] == "paused"
+        assert "zerostream.sensors.not_there" in summary["error"]
+        assert summary["spool_depth"] == summary["generated"]  # whatever was generated is kept
+        assert summary["acknowledged"] == 0
+    finally:
+        bus.terminate()
+
+
+def test_a_rejected_record_goes_to_the_dead_letters_with_its_reason(tmp_path: Path):
+    bus = LocalBusProcess(tmp_path, free_port()).start()
+    try:
+        host = "127.0.0.1"
+        spool = Spool(tmp_path / "spool" / f"local-{host}-{TABLE}.sqlite")
+        spool.append(["corrupt-1"], ["device-x"], [b"\x0a\x05short"])
+        spool.close()
+        rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "100", "--interval-ms", "500", "--duration", "3"))
+        assert rc == 0, summary
+        assert summary["rejected"] == 1 and summary["dead_letters"] == 1
+        letters = Spool(tmp_path / "spool" / f"local-{host}-{TABLE}.sqlite").dead_letters()
+        assert letters[0].event_id == "corrupt-1"
+        assert "column connection_id is NOT NULL" in letters[0].reason
+        assert len(bus.event_ids()) == summary["generated"]  # the rest went through
+    finally:
+        bus.terminate()
+
+
+def test_paused_streamer_resumes_when_asked(tmp_path: Path):
+    """A pause is not final: fix the cause, resume, and the kept records go."""
+    bus = LocalBusProcess(tmp_path, free_port()).start()
+    try:
+        spool = Spool(tmp_path / "spool" / "resume.sqlite")
+
+        async def run() -> Streamer:
+            target = Target("local", bus.endpoint, "zerostream.sensors.later", "http://127.0.0.1:9", bearer_token=TOKEN)
+            streamer = Streamer(target, spool)
+            runner = asyncio.create_task(streamer.run())
+            fleet = Fleet(1, 20, interval_ms=500)
+            fleet.start(0.0)
+            streamer.submit(fleet.advance(1.0))
+            streamer.notify()
+            for _ in range(100):
+                if streamer.stats.state is StreamState.PAUSED:
+                    break
+                await asyncio.sleep(0.05)
+            assert streamer.stats.state is StreamState.PAUSED and spool.depth == 20
+            from zerostream_desktop.localbus.tables import TableCatalog
+
+            TableCatalog(tmp_path).create_sensor_table("zerostream.sensors.later")
+            streamer.resume()
+            for _ in range(200):
+                if spool.depth == 0:
+                    break
+                await asyncio.sleep(0.05)
+            await streamer.stop(10)
+            await runner
+            return streamer
+
+        streamer = asyncio.run(run())
+        assert streamer.stats.acked == 20 and spool.depth == 0
+    finally:
+        bus.terminate()

@@ -1,0 +1,235 @@
+"""`zerostream stream`: run the fleet headless and stream it to ZeroBus (load tests from a server)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zerostream_desktop.commands.common import settings_from_args
+from zerostream_desktop.core.fleet import Fleet, ModeMix, Region, load_trace
+from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
+from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
+from zerostream_desktop.core.secrets import open_secret_store, zerobus_client_secret_key
+from zerostream_desktop.core.settings import Settings
+
+log = logging.getLogger(__name__)
+TICK_S = 0.1
+CLIENT_SECRET_ENV = "ZEROBUS_CLIENT_SECRET"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("stream", help="stream the simulated fleet to ZeroBus, headless")
+    p.add_argument("--devices", type=int, help="number of devices (default SIM_DEVICES)")
+    p.add_argument("--interval-ms", type=int, help="per-device interval (default STREAM_INTERVAL_MS)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to generate events (default 60)")
+    p.add_argument("--endpoint", choices=("local", "databricks"), help="default ZEROSTREAM_ENDPOINT (local)")
+    p.add_argument("--seed", type=int, help="simulator seed (default SIM_SEED, else random)")
+    p.add_argument("--region", help="'world', city names, or south,west,north,east")
+    p.add_argument("--mode-mix", help="e.g. walking=4,cycling=2,driving=4")
+    p.add_argument("--trace", help="GPX, GeoJSON or CSV track for every device to replay")
+    p.add_argument("--time-scale", type=float, default=1.0, help="trace replay speed (default 1x)")
+    p.add_argument("--format", choices=("proto", "json"), default="proto", help="record format (default proto)")
+    p.add_argument("--batch-size", type=int, default=1000, help="records per ingest call (default 1000)")
+    p.add_argument("--spool-max", type=int, default=DEFAULT_MAX_RECORDS, help="spool bound, records")
+    p.add_argument("--stop-timeout", type=float, default=30.0, help="seconds to drain the spool at the end")
+    p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no live view")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings, _ = settings_from_args(
+        args,
+        sim_devices=args.devices,
+        stream_interval_ms=args.interval_ms,
+        sim_seed=args.seed,
+        sim_region=args.region,
+        endpoint=args.endpoint,
+    )
+    seed = settings.sim_seed if settings.sim_seed is not None else random.SystemRandom().randrange(2**32)
+    fleet = Fleet(
+        seed,
+        settings.sim_devices,
+        region=Region.parse(settings.sim_region),
+        mode_mix=ModeMix.parse(args.mode_mix) if args.mode_mix else None,
+        interval_ms=settings.stream_interval_ms,
+        topic=settings.zerobus_topic,
+    )
+    stack = None
+    try:
+        if settings.endpoint == "local":
+            from zerostream_desktop.localbus.security import ensure_token
+            from zerostream_desktop.localbus.supervisor import start_local_stack
+
+            token = ensure_token()
+            stack = start_local_stack(settings.data_dir, token)
+            target = Target("local", stack.endpoint, settings.full_table_name, "http://127.0.0.1:9",
+                            bearer_token=token, ca_cert=stack.ca_cert)  # fmt: skip
+        else:
+            target = databricks_target(settings)
+        spool = Spool(spool_path(settings, target), max_records=args.spool_max)
+        summary = asyncio.run(_stream(args, fleet, Streamer(target, spool, json_mode=args.format == "json",
+                                                             batch_size=args.batch_size)))  # fmt: skip
+    except ValueError as exc:
+        print(f"zerostream stream: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if stack is not None and stack.owned:
+            stack.stop()
+    summary["seed"] = seed
+    if settings.endpoint == "local":
+        summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
+    _print_summary(summary, args.json)
+    return 0 if summary["state"] != StreamState.PAUSED and summary["spool_depth"] == 0 else 1
+
+
+def spool_path(settings: Settings, target: Target) -> Path:
+    host = target.endpoint.split("://")[-1].split(":")[0].replace("/", "_")
+    return settings.data_dir / "spool" / f"{target.kind}-{host}-{target.table}.sqlite"
+
+
+def databricks_target(settings: Settings) -> Target:
+    if not settings.zerobus_server_endpoint or not settings.databricks_host:
+        raise ValueError(
+            "streaming to Databricks needs ZEROBUS_SERVER_ENDPOINT and DATABRICKS_HOST (run `zerostream setup`)"
+        )
+    if not settings.zerobus_client_id:
+        raise ValueError(
+            "streaming to Databricks needs ZEROBUS_CLIENT_ID, the ZeroBus service principal's application id"
+        )
+    secret = os.environ.get(CLIENT_SECRET_ENV) or open_secret_store().get(
+        zerobus_client_secret_key(settings.zerobus_client_id)
+    )
+    if not secret:
+        raise ValueError(
+            f"no OAuth secret for {settings.zerobus_client_id} in the keyring; run `zerostream setup apply` "
+            f"or set {CLIENT_SECRET_ENV} for this process"
+        )
+    endpoint = settings.zerobus_server_endpoint
+    endpoint = endpoint if "://" in endpoint else f"https://{endpoint}"
+    return Target("databricks", endpoint, settings.full_table_name, settings.databricks_host,
+                  client_id=settings.zerobus_client_id, client_secret=secret)  # fmt: skip
+
+
+async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    runner = asyncio.create_task(streamer.run())
+    start = time.time()
+    if args.trace:
+        fleet.assign_trace(load_trace(args.trace), np.arange(len(fleet)), start, args.time_scale)
+    fleet.start(start)
+    throttled = 0
+    last_view = time.monotonic()
+    view = _LiveView(streamer, quiet=args.quiet)
+    while time.time() - start < args.duration:
+        await asyncio.sleep(TICK_S)
+        if streamer.stats.state is StreamState.PAUSED:
+            break
+        if not streamer.spool.has_room(max(1, len(fleet))):
+            throttled += 1  # backpressure: the fleet waits, nothing is dropped
+        else:
+            batch = fleet.advance(time.time())
+            await loop.run_in_executor(None, streamer.submit, batch)
+            streamer.notify()
+        if time.monotonic() - last_view >= 1.0:
+            last_view = time.monotonic()
+            view.show(time.time() - start)
+    generating_s = time.time() - start
+    await streamer.stop(args.stop_timeout)
+    await runner
+    view.show(time.time() - start, final=True)
+    s = streamer.stats
+    return {
+        "state": s.state if s.state is StreamState.PAUSED else ("drained" if not streamer.spool.depth else "stopped"),
+        "error": s.last_error or None,
+        "started_at_us": int(start * 1_000_000),
+        "devices": len(fleet),
+        "generated": s.generated,
+        "sent": s.sent,
+        "acknowledged": s.acked,
+        "resent": s.resent,
+        "rejected": s.rejected,
+        "spool_depth": streamer.spool.depth,
+        "dead_letters": streamer.spool.dead_letter_count(),
+        "throttled_ticks": throttled,
+        "generated_per_s": s.generated / generating_s,
+        "acknowledged_per_s": s.acked / max(time.time() - start, 1e-9),
+        "bytes_acknowledged": s.bytes_acked,
+        "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
+    }
+
+
+class _LiveView:
+    def __init__(self, streamer: Streamer, quiet: bool) -> None:
+        self.streamer = streamer
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last = (0.0, 0, 0)
+
+    def show(self, elapsed: float, final: bool = False) -> None:
+        if self.quiet:
+            return
+        s = self.streamer.stats
+        t0, g0, a0 = self._last
+        dt = max(elapsed - t0, 1e-9)
+        self._last = (elapsed, s.generated, s.acked)
+        line = (
+            f"{elapsed:6.1f}s  {s.state:<12} generated {s.generated:>10,} ({(s.generated - g0) / dt:>8,.0f}/s)  "
+            f"acked {s.acked:>10,} ({(s.acked - a0) / dt:>8,.0f}/s)  in flight {self.streamer.in_flight:>7,}  "
+            f"spool {self.streamer.spool.depth:>8,}  ack p50 {s.latency(50):5.0f} ms p95 {s.latency(95):5.0f} ms"
+        )
+        if s.state is StreamState.PAUSED or (s.last_error and s.state is StreamState.RECONNECTING):
+            line += f"\n        {s.last_error}"
+        end = "\n" if (final or not self.tty) else "\r"
+        print(line, end=end, file=sys.stderr, flush=True)
+
+
+def count_duplicates(settings: Settings, since_us: int) -> int | None:
+    """Extra copies of the events that landed during the run (local tables only).
+
+    A copy counts whether the other one landed in this run or before it (a record committed but
+    not acknowledged when a previous run died, then resent from the spool).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+
+    try:
+        table = TableCatalog(settings.data_dir).open(settings.full_table_name)
+    except UnknownTableError:
+        return None
+    import datetime as dt
+
+    since = dt.datetime.fromtimestamp(since_us / 1_000_000, tz=dt.UTC)
+    dataset = table.to_pyarrow_dataset()
+    recent = dataset.to_table(columns=["event_id"], filter=ds.field("ingested_at") >= since)["event_id"]
+    if len(recent) == 0:
+        return 0
+    ids = dataset.to_table(columns=["event_id"], filter=ds.field("event_id").isin(pc.unique(recent)))["event_id"]
+    return int(len(ids) - pc.count_distinct(ids).as_py())
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    lat = summary["ack_latency_ms"]
+    print(
+        f"{summary['state']}: generated {summary['generated']:,}, acknowledged {summary['acknowledged']:,}, "
+        f"resent {summary['resent']:,}, duplicates {summary.get('duplicates')}, rejected {summary['rejected']:,}, "
+        f"left in spool {summary['spool_depth']:,}; {summary['acknowledged_per_s']:,.0f} events/s acknowledged; "
+        f"ack latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms"
+    )
+    if summary["error"]:
+        print(f"last error: {summary['error']}")

@@ -1,0 +1,170 @@
+"""A durable queue of records on their way to ZeroBus (SQLite in WAL mode).
+
+Every record is committed here before it is handed to the SDK, and deleted only once the
+endpoint acknowledged it, so a crash, a network drop or a server restart loses nothing: what is
+left is sent first on the next start. Records the endpoint refuses as invalid move to a
+dead-letter table with the reason. The spool has a bound; when it is full producers must wait.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_RECORDS = 2_000_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so a sender's cursor stays valid
+    event_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at_us INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SpooledRecord:
+    id: int
+    event_id: str
+    device: str
+    payload: bytes
+    created_us: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_id: str
+    reason: str
+    failed_at_us: int
+    payload: bytes
+
+
+class Spool:
+    """Thread-safe; one connection guarded by a lock (SQLite serialises writers anyway)."""
+
+    def __init__(self, path: Path, max_records: int = DEFAULT_MAX_RECORDS) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_records = max_records
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives a crash or power cut
+        self._db.executescript(_SCHEMA)
+        self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def has_room(self, n: int = 1) -> bool:
+        return self._depth + n <= self.max_records
+
+    def append(
+        self, event_ids: Sequence[str], devices: Sequence[str], payloads: Sequence[bytes], timeout: float | None = None
+    ) -> range:
+        """Store records durably; wait (up to `timeout`) while the spool is full. Returns their ids."""
+        n = len(payloads)
+        now_us = time.time_ns() // 1000
+        with self._room:
+            if not self._room.wait_for(lambda: self.has_room(n) or self._depth == 0, timeout):
+                raise SpoolFullError(f"the spool holds {self._depth:,} records (limit {self.max_records:,})")
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                seq = cur.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+                first = (int(seq[0]) if seq else 0) + 1
+                rows = zip(event_ids, devices, payloads, strict=True)
+                cur.executemany(
+                    "INSERT INTO records (id, event_id, device, payload, created_us) VALUES (?, ?, ?, ?, ?)",
+                    ((first + i, e, d, p, now_us) for i, (e, d, p) in enumerate(rows)),
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._depth += n
+            self._bytes += sum(len(p) for p in payloads)
+            return range(first, first + n)
+
+    def read_after(self, after_id: int, limit: int) -> list[SpooledRecord]:
+        """The next records in order, for sending (oldest first)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, event_id, device, payload, created_us FROM records WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [SpooledRecord(int(i), e, d, bytes(p), int(c)) for i, e, d, p, c in rows]
+
+    def first_id(self) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT min(id) FROM records").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def acknowledge(self, up_to_id: int) -> int:
+        """Delete every record with id <= `up_to_id`; returns how many went."""
+        with self._room:
+            size = self._db.execute(
+                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM records WHERE id <= ?", (up_to_id,)
+            ).fetchone()
+            self._db.execute("DELETE FROM records WHERE id <= ?", (up_to_id,))
+            self._depth -= int(size[0])
+            self._bytes -= int(size[1])
+            self._room.notify_all()
+            return int(size[0])
+
+    def dead_letter(self, record_id: int, reason: str) -> None:
+        """Move one record to the dead letters with the endpoint's reason."""
+        with self._room:
+            row = self._db.execute("SELECT event_id, payload FROM records WHERE id = ?", (record_id,)).fetchone()
+            if row is None:
+                return
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(
+                "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) VALUES (?, ?, ?, ?)",
+                (row[0], row[1], reason, time.time_ns() // 1000),
+            )
+            cur.execute("DELETE FROM records WHERE id = ?", (record_id,))
+            cur.execute("COMMIT")
+            self._depth -= 1
+            self._bytes -= len(row[1])
+            self._room.notify_all()
+
+    def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, reason, failed_at_us, payload FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [DeadLetter(e, r, int(t), bytes(p)) for e, r, t, p in rows]
+
+    def dead_letter_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class SpoolFullError(RuntimeError):
+    pass
