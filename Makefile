@@ -13,6 +13,7 @@ bench:
 	@scripts/bootstrap.sh test
 	PYTHONPATH=. .venv/bin/python bench/bench_fleet.py
 	PYTHONPATH=. .venv/bin/python bench/bench_localbus.py
+	PYTHONPATH=. .venv/bin/python bench/bench_stream.py
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
