@@ -64,3 +64,31 @@ def test_the_app_starts_localbus_and_stops_it_on_sigterm(tmp_path: Path):
     finally:
         if app.poll() is None:
             app.kill()
+
+
+def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
+    """`zerostream gui --start`: simulate, stream through the spool into localbus, land in Delta."""
+    from zerostream_desktop.localbus.tables import TableCatalog
+
+    table = "zerostream.sensors.sensor_stream"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ZEROSTREAM_LOCALBUS_TOKEN": "tok",
+           "SIM_DEVICES": "20", "STREAM_INTERVAL_MS": "200"}  # fmt: skip
+    app = subprocess.Popen([sys.executable, "-m", "zerostream_desktop", "--data-dir", str(tmp_path), "gui", "--start"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    catalog = TableCatalog(tmp_path)
+
+    def landed() -> int:
+        return catalog.describe(table).rows if catalog.exists(table) else 0
+
+    try:
+        wait_for(lambda: landed() >= 200 or app.poll() is not None, 90)
+        assert landed() >= 200, app.stdout.read() if app.stdout else ""
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 0
+        devices = catalog.open(table).to_pyarrow_table(columns=["connection_id"])["connection_id"]
+        assert len(set(devices.to_pylist())) == 20
+        spool = tmp_path / "spool" / f"local-{table}.sqlite"
+        assert spool.exists()
+    finally:
+        if app.poll() is None:
+            app.kill()

@@ -35,8 +35,10 @@ def test_apply_grows_the_fleet_and_keeps_existing_devices(pane):
 
 
 def test_start_generates_events_and_updates_the_table(pane, qtbot):
-    with qtbot.waitSignal(pane.events_generated, timeout=3000):
+    with qtbot.waitSignal(pane.events_generated, timeout=3000) as blocker:
         pane.start_button.click()
+    batch = blocker.args[0]
+    assert len(batch) > 0 and set(batch.connection_ids()) <= set(pane.fleet.identities.connection_ids)
     assert pane.running and pane.start_button.text() == "&Stop"
     qtbot.waitUntil(
         lambda: "events generated" in pane.summary.text() and not pane.summary.text().endswith(" 0 events generated"),
@@ -78,3 +80,13 @@ def test_quit_shortcut_is_standard(qtbot):
     qtbot.addWidget(win)
     quit_action = win.menuBar().actions()[0].menu().actions()[0]
     assert quit_action.text() == "&Quit" and not quit_action.shortcut().isEmpty()
+
+
+def test_a_full_spool_holds_the_fleet_back(pane, qtbot):
+    pane.can_generate = lambda n: False
+    pane.start()
+    qtbot.wait(400)
+    pane._refresh_view()
+    assert "waiting for the spool" in pane.summary.text()
+    assert pane.summary.text().endswith(" 0 events generated")
+    pane.stop()

@@ -19,7 +19,8 @@ zerostream: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the des
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("gui", help="open the desktop app (the default)")
-    p.set_defaults(func=run)
+    p.add_argument("--start", action="store_true", help="start simulating and streaming at once")
+    p.set_defaults(func=run, start=False)
 
 
 def display_available(environ: dict[str, str] | os._Environ[str] = os.environ, platform: str = sys.platform) -> bool:
@@ -35,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from zerostream_desktop.ui.app import run_app
 
-    return run_app(settings)
+    return run_app(settings, start=args.start)

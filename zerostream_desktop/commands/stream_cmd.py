@@ -6,11 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,13 +16,12 @@ import numpy as np
 from zerostream_desktop.commands.common import settings_from_args
 from zerostream_desktop.core.fleet import Fleet, ModeMix, Region, load_trace
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
-from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
-from zerostream_desktop.core.secrets import open_secret_store, zerobus_client_secret_key
+from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
 from zerostream_desktop.core.settings import Settings
 
 log = logging.getLogger(__name__)
 TICK_S = 0.1
-CLIENT_SECRET_ENV = "ZEROBUS_CLIENT_SECRET"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -73,8 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
             token = ensure_token()
             stack = start_local_stack(settings.data_dir, token)
-            target = Target("local", stack.endpoint, settings.full_table_name, "http://127.0.0.1:9",
-                            bearer_token=token, ca_cert=stack.ca_cert)  # fmt: skip
+            target = local_target(settings, stack.endpoint, token, stack.ca_cert)
         else:
             target = databricks_target(settings)
         spool = Spool(spool_path(settings, target), max_records=args.spool_max)
@@ -91,34 +87,6 @@ def run(args: argparse.Namespace) -> int:
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
     _print_summary(summary, args.json)
     return 0 if summary["state"] != StreamState.PAUSED and summary["spool_depth"] == 0 else 1
-
-
-def spool_path(settings: Settings, target: Target) -> Path:
-    host = target.endpoint.split("://")[-1].split(":")[0].replace("/", "_")
-    return settings.data_dir / "spool" / f"{target.kind}-{host}-{target.table}.sqlite"
-
-
-def databricks_target(settings: Settings) -> Target:
-    if not settings.zerobus_server_endpoint or not settings.databricks_host:
-        raise ValueError(
-            "streaming to Databricks needs ZEROBUS_SERVER_ENDPOINT and DATABRICKS_HOST (run `zerostream setup`)"
-        )
-    if not settings.zerobus_client_id:
-        raise ValueError(
-            "streaming to Databricks needs ZEROBUS_CLIENT_ID, the ZeroBus service principal's application id"
-        )
-    secret = os.environ.get(CLIENT_SECRET_ENV) or open_secret_store().get(
-        zerobus_client_secret_key(settings.zerobus_client_id)
-    )
-    if not secret:
-        raise ValueError(
-            f"no OAuth secret for {settings.zerobus_client_id} in the keyring; run `zerostream setup apply` "
-            f"or set {CLIENT_SECRET_ENV} for this process"
-        )
-    endpoint = settings.zerobus_server_endpoint
-    endpoint = endpoint if "://" in endpoint else f"https://{endpoint}"
-    return Target("databricks", endpoint, settings.full_table_name, settings.databricks_host,
-                  client_id=settings.zerobus_client_id, client_secret=secret)  # fmt: skip
 
 
 async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) -> dict[str, Any]:

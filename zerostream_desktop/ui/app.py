@@ -8,6 +8,7 @@ import logging
 import random
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from zerostream_desktop.core.fleet import Fleet, Region
 from zerostream_desktop.core.settings import Settings
@@ -30,35 +31,62 @@ def build_window(settings: Settings) -> object:
     return MainWindow(settings, SimulatorPane(fleet))
 
 
-async def _run(window: object, settings: Settings) -> None:
-    """Start the local stack off the UI thread, run until the window closes, then stop it."""
-    from zerostream_desktop.localbus.security import ensure_token
-    from zerostream_desktop.localbus.supervisor import LocalStackError, start_local_stack
+async def _run(window: Any, settings: Settings, start: bool) -> None:
+    """Bring up the local stack and the streamer off the UI thread; run until the window closes."""
+    from zerostream_desktop.ui.streaming import StreamController
 
     loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zerostream-io")
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zerostream-io")
+    loop.set_default_executor(executor)  # plain threads: qasync's QThread pool aborts at exit if busy
     closed: asyncio.Future[None] = loop.create_future()
-    window.closed.connect(lambda: closed.done() or closed.set_result(None))  # type: ignore[attr-defined]
-    window.show()  # type: ignore[attr-defined]
+    window.closed.connect(lambda: closed.done() or closed.set_result(None))
+    window.show()
     for sig in (signal.SIGTERM, signal.SIGINT):  # close like the window's close button: stop what we started
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, window.close)  # type: ignore[attr-defined]
-    stack = None
-    if settings.endpoint == "local":
-        try:
-            token = ensure_token()
-            stack = await loop.run_in_executor(executor, start_local_stack, settings.data_dir, token)
-            window.show_local_stack(stack.endpoint)  # type: ignore[attr-defined]
-        except (LocalStackError, OSError) as exc:
-            log.error("local stack failed: %s", exc)
-            window.show_local_stack(None, str(exc))  # type: ignore[attr-defined]
+            loop.add_signal_handler(sig, window.close)
+    controller = StreamController(executor, window)
+    window.simulator.events_generated.connect(controller.submit)
+    window.simulator.can_generate = controller.has_room
+    controller.stats_changed.connect(window.show_stream)
+    window.resume_requested.connect(controller.resume)
+    stack = await _connect(window, settings, controller, executor)
+    if start:
+        window.simulator.start()
     await closed
+    await controller.stop(timeout=5.0)
     if stack is not None:
         await loop.run_in_executor(executor, stack.stop)
     executor.shutdown(wait=True)
 
 
-def run_app(settings: Settings) -> int:
+async def _connect(window: Any, settings: Settings, controller: Any, executor: ThreadPoolExecutor) -> Any:
+    """The endpoint to stream to: localbus (started here if needed) or the Databricks workspace."""
+    from zerostream_desktop.core.ingest.spool import Spool
+    from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
+    from zerostream_desktop.localbus.security import ensure_token
+    from zerostream_desktop.localbus.supervisor import LocalStackError, start_local_stack
+
+    loop = asyncio.get_running_loop()
+    stack = None
+    try:
+        if settings.endpoint == "local":
+            token = ensure_token()
+            stack = await loop.run_in_executor(executor, start_local_stack, settings.data_dir, token)
+            window.show_local_stack(stack.endpoint)
+            target = local_target(settings, stack.endpoint, token, stack.ca_cert)
+        else:
+            target = databricks_target(settings)
+        spool = await loop.run_in_executor(executor, Spool, spool_path(settings, target))
+        controller.attach(target, spool)
+    except (LocalStackError, OSError, ValueError) as exc:
+        log.error("cannot stream: %s", exc)
+        if settings.endpoint == "local":
+            window.show_local_stack(None, str(exc))
+        window.statusBar().showMessage(f"Cannot stream: {exc}")
+    return stack
+
+
+def run_app(settings: Settings, start: bool = False) -> int:
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
 
@@ -70,5 +98,5 @@ def run_app(settings: Settings) -> int:
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
     log.info("ZeroStream window open")
-    loop.run_until_complete(_run(window, settings))
+    loop.run_until_complete(_run(window, settings, start))
     return 0

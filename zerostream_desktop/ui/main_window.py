@@ -13,6 +13,7 @@ from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    resume_requested = Signal()
 
     def __init__(self, settings: Settings, simulator: SimulatorPane, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -24,6 +25,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
+        self.stream_label = QLabel("Streaming: not connected")
+        self.statusBar().addPermanentWidget(self.stream_label)
         self.statusBar().addPermanentWidget(self.stack_label)
         self.statusBar().addPermanentWidget(self.endpoint_label)
         self._build_menus()
@@ -39,7 +42,9 @@ class MainWindow(QMainWindow):
         self.start_action.triggered.connect(lambda: self.simulator.start_button.toggle())
         apply_action = QAction("&Apply Device Count", self, shortcut=QKeySequence("Ctrl+Return"))
         apply_action.triggered.connect(self.simulator.apply_count)
-        sim_menu.addActions([self.start_action, apply_action])
+        self.resume_action = QAction("&Resume Streaming", self, shortcut=QKeySequence("Ctrl+Shift+R"), enabled=False)
+        self.resume_action.triggered.connect(self.resume_requested.emit)
+        sim_menu.addActions([self.start_action, apply_action, self.resume_action])
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
@@ -54,6 +59,16 @@ class MainWindow(QMainWindow):
         else:
             self.stack_label.setText(f"Local stack: {endpoint}")
             self.stack_label.setToolTip("localbus, the embedded ZeroBus endpoint, writing local Delta tables")
+
+    def show_stream(self, snapshot: object) -> None:
+        """Status bar line for the streamer (a StreamSnapshot); a pause shows the endpoint's reason."""
+        text = snapshot.status_text()  # type: ignore[attr-defined]
+        self.stream_label.setText(f"Streaming: {text}")
+        error = snapshot.last_error  # type: ignore[attr-defined]
+        self.stream_label.setToolTip(error)
+        if snapshot.state == "paused":  # type: ignore[attr-defined]
+            self.statusBar().showMessage(f"Streaming paused: {error}  (fix it, then Simulation > Resume Streaming)")
+        self.resume_action.setEnabled(snapshot.state == "paused")  # type: ignore[attr-defined]
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet
-from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
+from zerostream_desktop.ui.simulator.device_table_model import COL_NAME, SORT_ROLE, DeviceTableModel
 
 TICK_MS = 100
 VIEW_REFRESH_S = 1.0
@@ -27,14 +28,16 @@ VIEW_REFRESH_S = 1.0
 class SimulatorPane(QWidget):
     simulation_started = Signal()
     simulation_stopped = Signal()
-    events_generated = Signal(int)
+    events_generated = Signal(object)  # an EventBatch
 
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.fleet = fleet
         self.model = DeviceTableModel(self)
         self._generated = 0
+        self._throttled = False
         self._last_view = 0.0
+        self.can_generate: Callable[[int], bool] = lambda n: True  # backpressure from the spool
         self._timer = QTimer(self, interval=TICK_MS)
         self._timer.timeout.connect(self._tick)
 
@@ -65,7 +68,9 @@ class SimulatorPane(QWidget):
         self.table.setModel(proxy)
         self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().hide()
 
         layout = QVBoxLayout(self)
@@ -101,15 +106,18 @@ class SimulatorPane(QWidget):
         self._refresh_view()
 
     def _tick(self) -> None:
+        self._throttled = not self.can_generate(len(self.fleet))
+        if self._throttled:
+            return  # the spool is full: devices wait, nothing is dropped
         batch = self.fleet.advance(time.time())
         if len(batch):
             self._generated += len(batch)
-            self.events_generated.emit(len(batch))
+            self.events_generated.emit(batch)
         if time.monotonic() - self._last_view >= VIEW_REFRESH_S:
             self._refresh_view()
 
     def _refresh_view(self) -> None:
         self._last_view = time.monotonic()
         self.model.set_rows(self.fleet.identities.names, self.fleet.snapshot())
-        state = "running" if self.running else "stopped"
+        state = ("waiting for the spool" if self._throttled else "running") if self.running else "stopped"
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {self._generated:,} events generated")
