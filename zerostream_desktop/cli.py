@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from zerostream_desktop import __version__
+from zerostream_desktop.commands.common import UsageError
 from zerostream_desktop.core.settings import SettingsError
 
 # module paths of subcommands; each has register(subparsers)
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
     try:
         return int(args.func(args) or 0)
-    except SettingsError as exc:
+    except (SettingsError, UsageError) as exc:
         print(f"zerostream: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -69,3 +69,17 @@ def test_help_and_version(argv, capsys):
         main(argv)
     assert info.value.code == 0
     assert "zerostream" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["simulate", "--mode-mix", "flying=1"], "unknown mode 'flying'"),
+        (["simulate", "--trace", "/nope/track.gpx"], "no such file"),
+        (["simulate", "--region", "Atlantis"], "unknown city"),
+        (["stream", "--devices", "20000"], "SIM_DEVICES"),
+    ],
+)
+def test_bad_command_line_values_exit_2_with_the_reason(argv, message, capsys):
+    assert main([*argv, "--duration", "1"]) == 2
+    assert message in capsys.readouterr().err

@@ -1,14 +1,57 @@
-"""What subcommands share: settings from the command line's global flags."""
+"""What subcommands share: settings from the global flags, and the fleet options."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+import numpy as np
+
+from zerostream_desktop.core.fleet import Fleet, ModeMix, TraceError, load_trace
+from zerostream_desktop.core.fleet.configured import fleet_from_settings
 from zerostream_desktop.core.settings import Settings, Sourced, resolve_settings
+
+
+class UsageError(Exception):
+    """A bad command-line value; the CLI prints it and exits with status 2."""
 
 
 def settings_from_args(args: argparse.Namespace, **flags: Any) -> tuple[Settings, dict[str, Sourced]]:
     if getattr(args, "data_dir", None):
         flags["data_dir"] = args.data_dir
     return resolve_settings(flags)
+
+
+def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", type=int, help="number of devices (default SIM_DEVICES)")
+    p.add_argument("--interval-ms", type=int, help="per-device interval (default STREAM_INTERVAL_MS)")
+    p.add_argument("--seed", type=int, help="simulator seed (default SIM_SEED, else random)")
+    p.add_argument("--region", help="'world', city names, or south,west,north,east")
+    p.add_argument("--mode-mix", help="e.g. walking=4,cycling=2,driving=4")
+    p.add_argument("--trace", help="GPX, GeoJSON or CSV track for every device to replay")
+    p.add_argument("--time-scale", type=float, default=1.0, help="trace replay speed (default 1x)")
+
+
+def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:
+    """Settings with the fleet options of the command line on top."""
+    settings, _ = settings_from_args(
+        args,
+        sim_devices=args.devices,
+        stream_interval_ms=args.interval_ms,
+        sim_seed=args.seed,
+        sim_region=args.region,
+        **flags,
+    )
+    return settings
+
+
+def build_fleet(settings: Settings, args: argparse.Namespace, start: float) -> Fleet:
+    """The fleet for a command, trace assigned, started at `start`."""
+    try:
+        fleet = fleet_from_settings(settings, ModeMix.parse(args.mode_mix) if args.mode_mix else None)
+        if args.trace:
+            fleet.assign_trace(load_trace(args.trace), np.arange(len(fleet)), start, args.time_scale)
+    except (TraceError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    fleet.start(start)
+    return fleet

@@ -6,15 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
-import random
 import sys
 import time
 from typing import Any
 
-import numpy as np
-
-from zerostream_desktop.commands.common import settings_from_args
-from zerostream_desktop.core.fleet import Fleet, ModeMix, Region, load_trace
+from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
+from zerostream_desktop.core.fleet import Fleet
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
 from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
@@ -26,15 +23,9 @@ TICK_S = 0.1
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("stream", help="stream the simulated fleet to ZeroBus, headless")
-    p.add_argument("--devices", type=int, help="number of devices (default SIM_DEVICES)")
-    p.add_argument("--interval-ms", type=int, help="per-device interval (default STREAM_INTERVAL_MS)")
+    add_fleet_arguments(p)
     p.add_argument("--duration", type=float, default=60.0, help="seconds to generate events (default 60)")
     p.add_argument("--endpoint", choices=("local", "databricks"), help="default ZEROSTREAM_ENDPOINT (local)")
-    p.add_argument("--seed", type=int, help="simulator seed (default SIM_SEED, else random)")
-    p.add_argument("--region", help="'world', city names, or south,west,north,east")
-    p.add_argument("--mode-mix", help="e.g. walking=4,cycling=2,driving=4")
-    p.add_argument("--trace", help="GPX, GeoJSON or CSV track for every device to replay")
-    p.add_argument("--time-scale", type=float, default=1.0, help="trace replay speed (default 1x)")
     p.add_argument("--format", choices=("proto", "json"), default="proto", help="record format (default proto)")
     p.add_argument("--batch-size", type=int, default=1000, help="records per ingest call (default 1000)")
     p.add_argument("--spool-max", type=int, default=DEFAULT_MAX_RECORDS, help="spool bound, records")
@@ -45,23 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    settings, _ = settings_from_args(
-        args,
-        sim_devices=args.devices,
-        stream_interval_ms=args.interval_ms,
-        sim_seed=args.seed,
-        sim_region=args.region,
-        endpoint=args.endpoint,
-    )
-    seed = settings.sim_seed if settings.sim_seed is not None else random.SystemRandom().randrange(2**32)
-    fleet = Fleet(
-        seed,
-        settings.sim_devices,
-        region=Region.parse(settings.sim_region),
-        mode_mix=ModeMix.parse(args.mode_mix) if args.mode_mix else None,
-        interval_ms=settings.stream_interval_ms,
-        topic=settings.zerobus_topic,
-    )
+    settings = fleet_settings(args, endpoint=args.endpoint)
+    fleet = build_fleet(settings, args, time.time())
     stack = None
     try:
         if settings.endpoint == "local":
@@ -82,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if stack is not None and stack.owned:
             stack.stop()
-    summary["seed"] = seed
+    summary["seed"] = fleet.seed
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
     _print_summary(summary, args.json)
@@ -93,9 +69,6 @@ async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) ->
     loop = asyncio.get_running_loop()
     runner = asyncio.create_task(streamer.run())
     start = time.time()
-    if args.trace:
-        fleet.assign_trace(load_trace(args.trace), np.arange(len(fleet)), start, args.time_scale)
-    fleet.start(start)
     throttled = 0
     last_view = time.monotonic()
     view = _LiveView(streamer, quiet=args.quiet)

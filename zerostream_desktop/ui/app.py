@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from zerostream_desktop.core.fleet import Fleet, Region
+from zerostream_desktop.core.fleet.configured import fleet_from_settings
 from zerostream_desktop.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -20,14 +19,7 @@ def build_window(settings: Settings) -> object:
     from zerostream_desktop.ui.main_window import MainWindow
     from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
-    seed = settings.sim_seed if settings.sim_seed is not None else random.SystemRandom().randrange(2**32)
-    fleet = Fleet(
-        seed,
-        max(1, settings.sim_devices),
-        region=Region.parse(settings.sim_region),
-        interval_ms=settings.stream_interval_ms,
-        topic=settings.zerobus_topic,
-    )
+    fleet = fleet_from_settings(settings, min_devices=1)
     return MainWindow(settings, SimulatorPane(fleet))
 
 
