@@ -90,3 +90,28 @@ def test_a_full_spool_holds_the_fleet_back(pane, qtbot):
     assert "waiting for the spool" in pane.summary.text()
     assert pane.summary.text().endswith(" 0 events generated")
     pane.stop()
+
+
+def test_local_stack_dialog_shows_the_endpoint_and_hides_the_token_until_asked(qtbot, tmp_path):
+    from PySide6.QtWidgets import QLineEdit
+
+    win = MainWindow(load_settings(environ={}, search_dirs=[]), SimulatorPane(Fleet(1, 1)))
+    qtbot.addWidget(win)
+    assert not win.stack_action.isEnabled()
+    win.show_local_stack("https://localhost:4443", ca_cert=tmp_path / "ca.pem", token="s3cret-token")
+    assert win.stack_action.isEnabled() and "https://localhost:4443" in win.stack_label.text()
+    dialog = win.open_local_stack_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.token_field.echoMode() == QLineEdit.EchoMode.Password
+    dialog.show_button.click()
+    assert dialog.token_field.echoMode() == QLineEdit.EchoMode.Normal and dialog.token_field.text() == "s3cret-token"
+    dialog.close()
+
+
+def test_a_failed_local_stack_says_why(qtbot):
+    win = MainWindow(load_settings(environ={}, search_dirs=[]), SimulatorPane(Fleet(1, 1)))
+    qtbot.addWidget(win)
+    win.show_local_stack(None, "localbus exited with code 3:\na localbus server is already running")
+    assert win.stack_label.text() == "Local stack: not running"
+    assert "already running" in win.stack_label.toolTip()
+    assert not win.stack_action.isEnabled()

@@ -64,7 +64,7 @@ async def _connect(window: Any, settings: Settings, controller: Any, executor: T
         if settings.endpoint == "local":
             token = ensure_token()
             stack = await loop.run_in_executor(executor, start_local_stack, settings.data_dir, token)
-            window.show_local_stack(stack.endpoint)
+            window.show_local_stack(stack.endpoint, ca_cert=stack.ca_cert, token=token)
             target = local_target(settings, stack.endpoint, token, stack.ca_cert)
         else:
             target = databricks_target(settings)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
 
@@ -19,6 +22,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("ZeroStream")
+        self._stack: tuple[str | None, Path | None, str | None] | None = None
         self.simulator = simulator
         self.tabs = QTabWidget()
         self.tabs.addTab(simulator, "&Simulator")
@@ -45,13 +49,21 @@ class MainWindow(QMainWindow):
         self.resume_action = QAction("&Resume Streaming", self, shortcut=QKeySequence("Ctrl+Shift+R"), enabled=False)
         self.resume_action.triggered.connect(self.resume_requested.emit)
         sim_menu.addActions([self.start_action, apply_action, self.resume_action])
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self.stack_action = QAction("&Local Stack…", self, enabled=False)
+        self.stack_action.triggered.connect(self.open_local_stack_dialog)
+        tools_menu.addAction(self.stack_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
 
-    def show_local_stack(self, endpoint: str | None, error: str | None = None) -> None:
+    def show_local_stack(
+        self, endpoint: str | None, error: str | None = None, ca_cert: Path | None = None, token: str | None = None
+    ) -> None:
         """Status bar line for the embedded endpoint: where it listens, or why it is not running."""
+        self._stack = (endpoint, ca_cert, token) if endpoint and token else None
+        self.stack_action.setEnabled(self._stack is not None)
         if error:
             self.stack_label.setText("Local stack: not running")
             self.stack_label.setToolTip(error)
@@ -69,6 +81,15 @@ class MainWindow(QMainWindow):
         if snapshot.state == "paused":  # type: ignore[attr-defined]
             self.statusBar().showMessage(f"Streaming paused: {error}  (fix it, then Simulation > Resume Streaming)")
         self.resume_action.setEnabled(snapshot.state == "paused")  # type: ignore[attr-defined]
+
+    def open_local_stack_dialog(self) -> LocalStackDialog | None:
+        if self._stack is None:
+            return None
+        endpoint, ca_cert, token = self._stack
+        dialog = LocalStackDialog(endpoint or "", self.settings.full_table_name, self.settings.data_dir, ca_cert,
+                                  token or "", self)  # fmt: skip
+        dialog.open()
+        return dialog
 
     def _about(self) -> None:
         QMessageBox.about(
