@@ -13,6 +13,7 @@ zerostream: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the des
   - On a desktop, run it from a graphical session.
   - Headless, render offscreen (nothing is shown):  QT_QPA_PLATFORM=offscreen zerostream
   - Or run it on a virtual screen:                   xvfb-run -a zerostream
+  - Stream to ZeroBus without a window (load tests): zerostream stream --devices 1000 --duration 60
   - Print simulated events without a window:        zerostream simulate --devices 10 --duration 10
 """
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from zerostream_desktop.core.fleet.configured import fleet_from_settings
@@ -23,7 +24,14 @@ def build_window(settings: Settings) -> object:
     return MainWindow(settings, SimulatorPane(fleet))
 
 
-async def _run(window: Any, settings: Settings, start: bool) -> None:
+@dataclass
+class _Running:
+    """What the app started, so it can be stopped even if the event loop dies first."""
+
+    stack: Any = None
+
+
+async def _run(window: Any, settings: Settings, start: bool, running: _Running) -> None:
     """Bring up the local stack and the streamer off the UI thread; run until the window closes."""
     from zerostream_desktop.ui.streaming import StreamController
 
@@ -41,7 +49,7 @@ async def _run(window: Any, settings: Settings, start: bool) -> None:
     window.simulator.can_generate = controller.has_room
     controller.stats_changed.connect(window.show_stream)
     window.resume_requested.connect(controller.resume)
-    stack = await _connect(window, settings, controller, executor)
+    stack = running.stack = await _connect(window, settings, controller, executor)
     if start:
         window.simulator.start()
     await closed
@@ -90,5 +98,12 @@ def run_app(settings: Settings, start: bool = False) -> int:
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
     log.info("ZeroStream window open")
-    loop.run_until_complete(_run(window, settings, start))
+    running = _Running()
+    try:
+        loop.run_until_complete(_run(window, settings, start, running))
+    except RuntimeError as exc:  # Qt stopped the loop under us, e.g. the X server went away
+        log.error("the app stopped early: %s", exc)
+        if running.stack is not None:
+            running.stack.stop()  # spooled records are safe on disk; they go first next time
+        return 1
     return 0
