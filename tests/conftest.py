@@ -9,6 +9,12 @@ from pathlib import Path
 import keyring
 import keyring.backend
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI explores the same examples every run (a red build is reproducible); developers' runs vary.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")

@@ -95,6 +95,8 @@ class Fleet:
             "interval_s": np.full(n, self.default_interval_s),
             "next_due": clock + u[:, 8] * self.default_interval_s, "last_t": np.full(n, clock),
             "phase": u[:, 9] * 2 * np.pi, "trace_t0": zeros, "trace_scale": np.ones(n), "trace_pos": zeros,
+            "acc_x": zeros, "acc_y": zeros, "acc_z": np.full(n, 9.80665), "gyr_x": zeros, "gyr_y": zeros,
+            "gyr_z": zeros, "rssi": np.full(n, np.nan),
             "mode": modes, "anchor": anchor, "trace_id": np.full(n, -1),
             "charging": np.zeros(n, dtype=bool), "has_charger": (modes == Mode.DRIVING) & (u[:, 10] < 0.4),
             "paused": np.zeros(n, dtype=bool),
@@ -170,6 +172,9 @@ class Fleet:
         rssi = signal_strength(st, due, dt, self._towers, self._rng)
         battery(st, due, dt, rssi, self._rng)
         st.event_pitch[due], st.event_roll[due] = st.pitch[due], st.roll[due]
+        st.acc_x[due], st.acc_y[due], st.acc_z[due] = acc.T
+        st.gyr_x[due], st.gyr_y[due], st.gyr_z[due] = gyro.T
+        st.rssi[due] = rssi
         st.last_t[due] = now
         st.event_t[due] = now
         nxt = st.next_due[due] + st.interval_s[due]
@@ -236,6 +241,9 @@ class Fleet:
             "speed_kmh": st.speed * 3.6, "heading_deg": st.heading.copy(), "battery_pct": st.battery.copy(),
             "charging": st.charging.copy(), "mode": st.mode.copy(), "paused": st.paused.copy(),
             "pitch_deg": st.pitch.copy(), "roll_deg": st.roll.copy(), "interval_s": st.interval_s.copy(),
+            "accel_x": st.acc_x.copy(), "accel_y": st.acc_y.copy(), "accel_z": st.acc_z.copy(),
+            "gyro_x": st.gyr_x.copy(), "gyro_y": st.gyr_y.copy(), "gyro_z": st.gyr_z.copy(),
+            "signal_strength": st.rssi.copy(),
         }  # fmt: skip
 
 

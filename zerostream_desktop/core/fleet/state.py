@@ -36,6 +36,13 @@ FLOAT_FIELDS = [
     "trace_t0",
     "trace_scale",
     "trace_pos",
+    "acc_x",  # the sensor readings of each device's latest event, for live views
+    "acc_y",
+    "acc_z",
+    "gyr_x",
+    "gyr_y",
+    "gyr_z",
+    "rssi",
 ]
 INT_FIELDS = ("mode", "anchor", "trace_id")
 BOOL_FIELDS = ("charging", "has_charger", "paused")

@@ -15,6 +15,7 @@ import contextlib
 import enum
 import logging
 import os
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Streamer:
         self._resume = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._count_lock = threading.Lock()
 
     # --- producers ------------------------------------------------------------------------
 
@@ -116,7 +118,8 @@ class Streamer:
             [t.encode("utf-8") for t in encoding.encode_json(batch)] if self.json_mode else encoding.encode_proto(batch)
         )
         self.spool.append(batch.event_ids(), batch.connection_ids(), payloads, timeout=timeout)
-        self.stats.generated += len(batch)
+        with self._count_lock:  # submit runs on several executor threads at once
+            self.stats.generated += len(batch)
         return len(batch)
 
     def notify(self) -> None:
