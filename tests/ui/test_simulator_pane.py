@@ -66,12 +66,12 @@ def test_main_window_remembers_its_geometry_and_tab(qtbot):
     settings = load_settings(environ={}, search_dirs=[])
     win = MainWindow(settings, SimulatorPane(Fleet(1, 2)))
     qtbot.addWidget(win)
-    win.setGeometry(QRect(40, 50, 700, 520))  # fits the 800x600 offscreen screen
+    win.setGeometry(QRect(20, 20, 740, 560))  # fits the 800x600 offscreen screen
     win.show()
     win.close()
     again = MainWindow(settings, SimulatorPane(Fleet(1, 2)))
     qtbot.addWidget(again)
-    assert (again.width(), again.height()) == (700, 520)
+    assert (again.width(), again.height()) == (740, 560)
     assert "zerostream.sensors.sensor_stream" in again.endpoint_label.text()
 
 
@@ -115,3 +115,24 @@ def test_a_failed_local_stack_says_why(qtbot):
     assert win.stack_label.text() == "Local stack: not running"
     assert "already running" in win.stack_label.toolTip()
     assert not win.stack_action.isEnabled()
+
+
+def test_selecting_a_device_shows_its_live_values(pane, qtbot):
+    pane.start()
+    qtbot.waitUntil(lambda: not __import__("numpy").isnan(pane.fleet.state.rssi).any(), timeout=3000)
+    pane.select_device(2)
+    name = pane.fleet.identities.names[2]
+    assert pane.detail.title() == name
+    qtbot.waitUntil(lambda: "dBm" in pane.detail.values["signal"].text(), timeout=3000)
+    position = pane.detail.values["position"].text()
+    row = pane.proxy.mapFromSource(pane.model.index(2, 0)).row()
+    table_lat = pane.proxy.index(row, 5).data()
+    assert position.startswith(table_lat)  # the panel and the table show the same moment
+    assert pane.detail.values["accel_mag"].text().endswith("m/s²")
+    qtbot.waitUntil(lambda: pane.detail.values["position"].text() != position, timeout=5000)  # it moves, live
+    shown = float(pane.detail.values["heading"].text().split("°")[0])
+    assert pane.detail.compass.heading == pytest.approx(shown, abs=0.5)  # the needle agrees with the number
+    pane.count_spin.setValue(2)
+    pane.apply_button.click()  # the selected device is gone
+    assert pane.detail.title() == "No device selected"
+    pane.stop()

@@ -77,4 +77,4 @@ class DeviceTableModel(QAbstractTableModel):
         if col == COL_BATTERY:
             charging = " ⚡" if self._values["charging"][row] else ""
             return f"{value:.0f}{charging}"
-        return f"{value:.0f}" if col == COL_HEADING else f"{value:.1f}"
+        return f"{round(value) % 360}" if col == COL_HEADING else f"{value:.1f}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
+import numpy as np
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -13,12 +14,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet
+from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import COL_NAME, SORT_ROLE, DeviceTableModel
 
 TICK_MS = 100
@@ -61,11 +64,17 @@ class SimulatorPane(QWidget):
         controls.addWidget(self.apply_button)
         controls.addWidget(self.start_button)
 
-        proxy = QSortFilterProxyModel(self)
+        self.proxy = proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.model)
         proxy.setSortRole(SORT_ROLE)
         self.table = QTableView()
         self.table.setModel(proxy)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.table.selectionModel().currentRowChanged.connect(self._row_selected)
+        self.detail = DeviceDetail()
+        self._selected: int | None = None
+        self._snapshot: dict[str, np.ndarray] = fleet.snapshot()
         self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
@@ -73,9 +82,14 @@ class SimulatorPane(QWidget):
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().hide()
 
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(splitter, 1)
         layout.addWidget(self.summary)
         self._refresh_view()
 
@@ -116,8 +130,27 @@ class SimulatorPane(QWidget):
         if time.monotonic() - self._last_view >= VIEW_REFRESH_S:
             self._refresh_view()
 
+    def select_device(self, index: int) -> None:
+        """Select a device by its fleet index (as a click on its row does)."""
+        proxy_index = self.proxy.mapFromSource(self.model.index(index, 0))
+        self.table.setCurrentIndex(proxy_index)
+
+    def _row_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._selected = self.proxy.mapToSource(current).row() if current.isValid() else None
+        self._show_detail(self._snapshot)  # the values the table shows, so both agree
+
+    def _show_detail(self, snapshot: dict[str, np.ndarray]) -> None:
+        i = self._selected
+        if i is None or i >= len(self.fleet):
+            self._selected = None
+            self.detail.clear_device()
+            return
+        self.detail.show_device(self.fleet.identities.names[i], snapshot, i)
+
     def _refresh_view(self) -> None:
         self._last_view = time.monotonic()
-        self.model.set_rows(self.fleet.identities.names, self.fleet.snapshot())
+        self._snapshot = snapshot = self.fleet.snapshot()
+        self.model.set_rows(self.fleet.identities.names, snapshot)
+        self._show_detail(snapshot)
         state = ("waiting for the spool" if self._throttled else "running") if self.running else "stopped"
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {self._generated:,} events generated")
