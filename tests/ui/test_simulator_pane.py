@@ -136,3 +136,20 @@ def test_selecting_a_device_shows_its_live_values(pane, qtbot):
     pane.apply_button.click()  # the selected device is gone
     assert pane.detail.title() == "No device selected"
     pane.stop()
+
+
+def test_rate_chart_plots_sent_and_acknowledged_per_second():
+    from zerostream_desktop.ui.simulator.rate_chart import RateChart
+
+    chart = RateChart()
+    chart.add(0, 0, now=100.0)
+    chart.add(1000, 500, now=101.0)
+    chart.add(3000, 2500, now=102.0)
+    assert chart.rates() == (1500.0, 1250.0)  # over the last two seconds
+    chart.add(5000, 4500, now=103.0)
+    assert chart.rates() == (2000.0, 2000.0)  # the window slides
+    xs, ys = chart.acked_curve.getData()
+    assert list(xs) == [-2.0, -1.0, 0.0] and list(ys) == [500.0, 1250.0, 2000.0]
+    chart.add(5000, 4500, now=400.0)  # old points leave the plotted window
+    assert len(chart.sent_curve.getData()[0]) == 1
+    chart.deleteLater()

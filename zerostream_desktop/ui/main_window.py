@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
     def show_stream(self, snapshot: object) -> None:
         """Status bar line for the streamer (a StreamSnapshot); a pause shows the endpoint's reason."""
         text = snapshot.status_text()  # type: ignore[attr-defined]
+        self.simulator.rate_chart.add(snapshot.sent, snapshot.acked)  # type: ignore[attr-defined]
         self.stream_label.setText(f"Streaming: {text}")
         error = snapshot.last_error  # type: ignore[attr-defined]
         self.stream_label.setToolTip(error)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 class StreamSnapshot:
     state: str
     generated: int
+    sent: int
     acked: int
     in_flight: int
     spool_depth: int
@@ -98,6 +99,7 @@ class StreamController(QObject):
         return StreamSnapshot(
             str(st.state),
             st.generated,
+            st.sent,
             st.acked,
             s.in_flight,
             s.spool.depth,

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
-from zerostream_desktop.ui.simulator.device_table_model import COL_NAME, SORT_ROLE, DeviceTableModel
+from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
+from zerostream_desktop.ui.simulator.rate_chart import RateChart
 
 TICK_MS = 100
 VIEW_REFRESH_S = 1.0
@@ -78,18 +80,28 @@ class SimulatorPane(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(50)  # size columns from 50 rows, not all 10,000
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
 
         splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(self.detail)
+        detail_scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        detail_scroll.setMinimumWidth(300)
+        detail_scroll.setWidget(self.detail)  # scrolls on small screens instead of forcing a tall window
+        splitter.addWidget(detail_scroll)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
-        layout.addWidget(splitter, 1)
+        self.rate_chart = RateChart()
+        vertical = QSplitter(Qt.Orientation.Vertical)
+        vertical.addWidget(splitter)
+        vertical.addWidget(self.rate_chart)
+        vertical.setStretchFactor(0, 4)
+        vertical.setStretchFactor(1, 1)
+        layout.addWidget(vertical, 1)
         layout.addWidget(self.summary)
         self._refresh_view()
 
