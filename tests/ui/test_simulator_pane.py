@@ -153,3 +153,47 @@ def test_rate_chart_plots_sent_and_acknowledged_per_second():
     chart.add(5000, 4500, now=400.0)  # old points leave the plotted window
     assert len(chart.sent_curve.getData()[0]) == 1
     chart.deleteLater()
+
+
+def test_log_dock_shows_log_records_escaped_and_toggles_with_ctrl_l(qtbot):
+    import logging
+
+    from zerostream_desktop.ui.log_view import QtLogHandler
+
+    handler = QtLogHandler()
+    logger = logging.getLogger("zerostream_desktop.test_log_view")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        win = MainWindow(load_settings(environ={}, search_dirs=[]), SimulatorPane(Fleet(1, 1)), log_handler=handler)
+        qtbot.addWidget(win)
+        win.show()
+        assert win.log_dock.isHidden()
+        toggle = win.log_dock.toggleViewAction()
+        assert toggle.shortcut().toString() == "Ctrl+L"
+        toggle.trigger()
+        assert win.log_dock.isVisible()
+        logger.warning("streaming paused: <table> not found")
+        view = win.log_dock.widget()
+        qtbot.waitUntil(lambda: "not found" in view.toPlainText(), timeout=2000)
+        assert "<table> not found" in view.toPlainText()  # shown as text, not markup
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_splitter_layout_is_remembered(qtbot):
+    from PySide6.QtCore import QSettings
+
+    pane = SimulatorPane(Fleet(1, 1))
+    qtbot.addWidget(pane)
+    pane.resize(900, 600)
+    pane.show()
+    columns = pane._splitters["simulator/columns"]
+    columns.setSizes([300, 500])
+    pane.save_layout(QSettings())
+    again = SimulatorPane(Fleet(1, 1))
+    qtbot.addWidget(again)
+    again.resize(900, 600)
+    again.show()
+    again.restore_layout(QSettings())
+    assert again._splitters["simulator/columns"].sizes() == columns.sizes()

@@ -21,7 +21,30 @@ def build_window(settings: Settings) -> object:
     from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
     fleet = fleet_from_settings(settings, min_devices=1)
-    return MainWindow(settings, SimulatorPane(fleet))
+    return MainWindow(settings, SimulatorPane(fleet), log_handler=_log_to_window_and_file(settings))
+
+
+def _log_to_window_and_file(settings: Settings) -> Any:
+    """INFO and up to the Log dock and to <data>/logs/zerostream.log; the console keeps its level."""
+    from logging.handlers import RotatingFileHandler
+
+    from zerostream_desktop.ui.log_view import FORMAT, QtLogHandler
+
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if handler.level == logging.NOTSET:
+            handler.setLevel(root.level)
+    root.setLevel(min(root.level, logging.INFO))
+    window_handler = QtLogHandler()
+    window_handler.setLevel(logging.INFO)
+    root.addHandler(window_handler)
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    file_handler = RotatingFileHandler(log_dir / "zerostream.log", maxBytes=5_000_000, backupCount=3)
+    file_handler.setLevel(logging.INFO)
+    file_handler.setFormatter(logging.Formatter(FORMAT))
+    root.addHandler(file_handler)
+    return window_handler
 
 
 @dataclass

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
+from zerostream_desktop.ui.log_view import LogView, QtLogHandler
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
 
@@ -18,7 +19,13 @@ class MainWindow(QMainWindow):
     closed = Signal()
     resume_requested = Signal()
 
-    def __init__(self, settings: Settings, simulator: SimulatorPane, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        simulator: SimulatorPane,
+        log_handler: QtLogHandler | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle("ZeroStream")
@@ -27,6 +34,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(simulator, "&Simulator")
         self.setCentralWidget(self.tabs)
+        self.log_dock = QDockWidget("Log", self, objectName="log_dock")
+        self.log_dock.setWidget(LogView(log_handler or QtLogHandler()))
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.log_dock.hide()
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
         self.stream_label = QLabel("Streaming: not connected")
@@ -49,6 +60,10 @@ class MainWindow(QMainWindow):
         self.resume_action = QAction("&Resume Streaming", self, shortcut=QKeySequence("Ctrl+Shift+R"), enabled=False)
         self.resume_action.triggered.connect(self.resume_requested.emit)
         sim_menu.addActions([self.start_action, apply_action, self.resume_action])
+        view_menu = self.menuBar().addMenu("&View")
+        log_action = self.log_dock.toggleViewAction()
+        log_action.setShortcut(QKeySequence("Ctrl+L"))
+        view_menu.addAction(log_action)
         tools_menu = self.menuBar().addMenu("&Tools")
         self.stack_action = QAction("&Local Stack…", self, enabled=False)
         self.stack_action.triggered.connect(self.open_local_stack_dialog)
@@ -108,6 +123,7 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray):
             self.restoreState(state)
         self.tabs.setCurrentIndex(int(qs.value("main_window/tab", 0)))
+        self.simulator.restore_layout(qs)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.simulator.stop()
@@ -115,5 +131,6 @@ class MainWindow(QMainWindow):
         qs.setValue("main_window/geometry", self.saveGeometry())
         qs.setValue("main_window/state", self.saveState())
         qs.setValue("main_window/tab", self.tabs.currentIndex())
+        self.simulator.save_layout(qs)
         super().closeEvent(event)
         self.closed.emit()

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -96,7 +96,8 @@ class SimulatorPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         self.rate_chart = RateChart()
-        vertical = QSplitter(Qt.Orientation.Vertical)
+        self._splitters = {"simulator/columns": splitter}
+        vertical = self._splitters["simulator/rows"] = QSplitter(Qt.Orientation.Vertical)
         vertical.addWidget(splitter)
         vertical.addWidget(self.rate_chart)
         vertical.setStretchFactor(0, 4)
@@ -104,6 +105,16 @@ class SimulatorPane(QWidget):
         layout.addWidget(vertical, 1)
         layout.addWidget(self.summary)
         self._refresh_view()
+
+    def save_layout(self, qs: QSettings) -> None:
+        for key, splitter in self._splitters.items():
+            qs.setValue(key, splitter.saveState())
+
+    def restore_layout(self, qs: QSettings) -> None:
+        for key, splitter in self._splitters.items():
+            state = qs.value(key)
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
 
     @property
     def running(self) -> bool:
