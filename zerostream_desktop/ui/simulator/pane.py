@@ -157,6 +157,7 @@ class SimulatorPane(QWidget):
         """Select a device by its fleet index (as a click on its row does)."""
         proxy_index = self.proxy.mapFromSource(self.model.index(index, 0))
         self.table.setCurrentIndex(proxy_index)
+        self.table.scrollTo(proxy_index, QTableView.ScrollHint.PositionAtCenter)
 
     def _row_selected(self, current: QModelIndex, previous: QModelIndex) -> None:
         self._selected = self.proxy.mapToSource(current).row() if current.isValid() else None

@@ -25,7 +25,7 @@ class RateChart(pg.PlotWidget):  # type: ignore[misc]
         self.setLabel("left", "events/s")
         self.setLabel("bottom", "seconds ago")
         self.showGrid(x=True, y=True, alpha=0.25)
-        self.addLegend(offset=(10, 5))
+        self.addLegend(offset=(-10, 5))  # top right, clear of the early, lower part of the curves
         self.setMouseEnabled(x=False, y=False)
         self.sent_curve = self.plot(name="sent", pen=pg.mkPen("#1976d2", width=2))
         self.acked_curve = self.plot(name="acknowledged", pen=pg.mkPen("#2e7d32", width=2))

@@ -1,0 +1,67 @@
+"""Screenshots of the app for the README: runs it offscreen on a temporary data folder, streams
+for a while, selects a device and saves PNGs of the window.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("RUST_LOG", "error")
+os.environ.setdefault("ZEROSTREAM_LOCALBUS_TOKEN", "screenshot-token")
+
+from PySide6.QtCore import QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from zerostream_desktop.core.settings import load_settings  # noqa: E402
+from zerostream_desktop.ui import app as zs_app  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--seconds", type=float, default=8.0, help="how long to stream before the shots")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="zerostream-shots-"))
+    settings = load_settings(
+        {"data_dir": data_dir, "sim_devices": 200, "stream_interval_ms": 1000, "sim_seed": 2026, "sim_region": "world"},
+        environ={},
+        search_dirs=[],
+    )
+    qapp = QApplication.instance() or QApplication([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)  # a fresh window state, the user's left untouched
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(data_dir / "qsettings"))
+
+    def window():
+        return next(w for w in qapp.topLevelWidgets() if hasattr(w, "simulator"))
+
+    def select_and_shoot() -> None:
+        win = window()
+        win.resize(1400, 860)
+        win.simulator.select_device(7)
+        QTimer.singleShot(1500, shoot)
+
+    def shoot() -> None:
+        win = window()
+        win.grab().save(str(out / "main-window.png"))
+        win.simulator.detail.grab().save(str(out / "device-detail.png"))
+        print(f"saved {out / 'main-window.png'} and {out / 'device-detail.png'}")
+        win.close()
+
+    QTimer.singleShot(int(args.seconds * 1000), select_and_shoot)
+    try:
+        zs_app.run_app(settings, start=True)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
