@@ -197,3 +197,31 @@ def test_splitter_layout_is_remembered(qtbot):
     again.show()
     again.restore_layout(QSettings())
     assert again._splitters["simulator/columns"].sizes() == columns.sizes()
+
+
+def test_interval_changes_how_often_devices_send(pane):
+    pane.interval_spin.setValue(2500)
+    assert pane.fleet.default_interval_s == 2.5
+    assert set(pane.fleet.state.interval_s.tolist()) == {2.5}
+
+
+def test_importing_a_trace_replays_it_on_the_selected_device(pane, qtbot):
+    from pathlib import Path
+
+    gpx = Path(__file__).parent.parent / "data" / "amsterdam_walk.gpx"
+    pane.select_device(1)
+    pane.time_scale_spin.setValue(10.0)
+    assert pane.import_trace(str(gpx)) is None
+    state = pane.fleet.state
+    assert state.trace_id[1] >= 0 and state.trace_scale[1] == 10.0
+    assert (state.trace_id[[0, 2, 3, 4]] == -1).all()  # only the selected one
+    assert abs(state.lat[1] - 52.373) < 0.001
+
+
+def test_a_bad_track_is_reported_and_changes_nothing(pane, tmp_path):
+    bad = tmp_path / "broken.gpx"
+    bad.write_text("<gpx><trk>")
+    before = pane.fleet.state.trace_id.copy()
+    error = pane.import_trace(str(bad))
+    assert error and "broken.gpx" in error and "not a valid GPX" in error
+    assert (pane.fleet.state.trace_id == before).all()

@@ -8,9 +8,12 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -21,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet
+from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet, TraceError, load_trace
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
 from zerostream_desktop.ui.simulator.rate_chart import RateChart
@@ -42,12 +45,24 @@ class SimulatorPane(QWidget):
         self._generated = 0
         self._throttled = False
         self._last_view = 0.0
+        self._selected: int | None = None
+        self._snapshot: dict[str, np.ndarray] = fleet.snapshot()
         self.can_generate: Callable[[int], bool] = lambda n: True  # backpressure from the spool
         self._timer = QTimer(self, interval=TICK_MS)
         self._timer.timeout.connect(self._tick)
+        self.summary = QLabel()
+        self.detail = DeviceDetail()
+        self.rate_chart = RateChart()
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._fleet_controls())
+        layout.addLayout(self._motion_controls())
+        layout.addWidget(self._panels(), 1)
+        layout.addWidget(self.summary)
+        self._refresh_view()
 
+    def _fleet_controls(self) -> QHBoxLayout:
         self.count_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=MAX_DEVICES)
-        self.count_spin = QSpinBox(minimum=1, maximum=MAX_DEVICES, value=max(1, len(fleet)))
+        self.count_spin = QSpinBox(minimum=1, maximum=MAX_DEVICES, value=max(1, len(self.fleet)))
         self.count_slider.setValue(self.count_spin.value())
         self.count_slider.valueChanged.connect(self.count_spin.setValue)
         self.count_spin.valueChanged.connect(self.count_slider.setValue)
@@ -57,54 +72,78 @@ class SimulatorPane(QWidget):
         self.start_button = QPushButton("&Start")
         self.start_button.setCheckable(True)
         self.start_button.toggled.connect(self._toggle)
-        self.summary = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Devices"))
+        row.addWidget(self.count_slider, 1)
+        row.addWidget(self.count_spin)
+        row.addWidget(self.apply_button)
+        row.addWidget(self.start_button)
+        return row
 
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Devices"))
-        controls.addWidget(self.count_slider, 1)
-        controls.addWidget(self.count_spin)
-        controls.addWidget(self.apply_button)
-        controls.addWidget(self.start_button)
+    def _motion_controls(self) -> QHBoxLayout:
+        self.interval_spin = QSpinBox(minimum=10, maximum=3_600_000, singleStep=100, suffix=" ms")
+        self.interval_spin.setValue(round(self.fleet.default_interval_s * 1000))
+        self.interval_spin.setToolTip("How often each device sends an event")
+        self.interval_spin.valueChanged.connect(lambda ms: self.fleet.set_interval(ms))
+        self.time_scale_spin = QDoubleSpinBox(minimum=0.1, maximum=1000.0, value=1.0, suffix=" x", decimals=1)
+        self.time_scale_spin.setToolTip("Replay speed of imported tracks")
+        self.trace_button = QPushButton("Import &Trace…")
+        self.trace_button.setToolTip("Replay a GPX, GeoJSON or CSV track on the selected device (or all devices)")
+        self.trace_button.clicked.connect(self._choose_trace)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Interval"))
+        row.addWidget(self.interval_spin)
+        row.addStretch(1)
+        row.addWidget(QLabel("Track speed"))
+        row.addWidget(self.time_scale_spin)
+        row.addWidget(self.trace_button)
+        return row
 
+    def _panels(self) -> QSplitter:
         self.proxy = proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.model)
         proxy.setSortRole(SORT_ROLE)
-        self.table = QTableView()
+        self.table = QTableView(sortingEnabled=True, alternatingRowColors=True)
         self.table.setModel(proxy)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
         self.table.selectionModel().currentRowChanged.connect(self._row_selected)
-        self.detail = DeviceDetail()
-        self._selected: int | None = None
-        self._snapshot: dict[str, np.ndarray] = fleet.snapshot()
-        self.table.setSortingEnabled(True)
-        self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setResizeContentsPrecision(50)  # size columns from 50 rows, not all 10,000
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
-
-        splitter = QSplitter()
-        splitter.addWidget(self.table)
         detail_scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
         detail_scroll.setMinimumWidth(300)
         detail_scroll.setWidget(self.detail)  # scrolls on small screens instead of forcing a tall window
-        splitter.addWidget(detail_scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(controls)
-        self.rate_chart = RateChart()
-        self._splitters = {"simulator/columns": splitter}
-        vertical = self._splitters["simulator/rows"] = QSplitter(Qt.Orientation.Vertical)
-        vertical.addWidget(splitter)
-        vertical.addWidget(self.rate_chart)
-        vertical.setStretchFactor(0, 4)
-        vertical.setStretchFactor(1, 1)
-        layout.addWidget(vertical, 1)
-        layout.addWidget(self.summary)
+        columns = QSplitter()
+        columns.addWidget(self.table)
+        columns.addWidget(detail_scroll)
+        columns.setStretchFactor(0, 3)
+        columns.setStretchFactor(1, 1)
+        rows = QSplitter(Qt.Orientation.Vertical)
+        rows.addWidget(columns)
+        rows.addWidget(self.rate_chart)
+        rows.setStretchFactor(0, 4)
+        rows.setStretchFactor(1, 1)
+        self._splitters = {"simulator/columns": columns, "simulator/rows": rows}
+        return rows
+
+    def import_trace(self, path: str) -> str | None:
+        """Replay the track at `path` on the selected device, or on all; returns an error message or None."""
+        try:
+            trace = load_trace(path)
+        except TraceError as exc:
+            return str(exc)
+        devices = np.array([self._selected]) if self._selected is not None else np.arange(len(self.fleet))
+        self.fleet.assign_trace(trace, devices, time.time(), self.time_scale_spin.value())
         self._refresh_view()
+        return None
+
+    def _choose_trace(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import Track", "", "Tracks (*.gpx *.geojson *.json *.csv)")
+        if path and (error := self.import_trace(path)):
+            QMessageBox.warning(self, "Cannot import the track", error)
 
     def save_layout(self, qs: QSettings) -> None:
         for key, splitter in self._splitters.items():
