@@ -73,13 +73,42 @@ async def _run(window: Any, settings: Settings, start: bool, running: _Running) 
     controller.stats_changed.connect(window.show_stream)
     window.resume_requested.connect(controller.resume)
     stack = running.stack = await _connect(window, settings, controller, executor)
+    refresher = loop.create_task(_refresh_dashboard(window, settings, controller, executor))
     if start:
         window.simulator.start()
     await closed
+    refresher.cancel()
     await controller.stop(timeout=5.0)
     if stack is not None:
         await loop.run_in_executor(executor, stack.stop)
     executor.shutdown(wait=True)
+
+
+async def _refresh_dashboard(window: Any, settings: Settings, controller: Any, executor: ThreadPoolExecutor) -> None:
+    """About once a second, off the UI thread, never two at a time (a slow read skips a beat)."""
+    import datetime as dt
+
+    from zerostream_desktop.core.analytics.local_delta import LocalDeltaKpis
+    from zerostream_desktop.localbus.tables import TableCatalog
+
+    if settings.endpoint != "local":
+        window.dashboard.show_error("reading a Databricks SQL warehouse or Lakebase is not available yet")
+        return
+    backend = LocalDeltaKpis(TableCatalog(settings.data_dir).path(settings.full_table_name))
+    loop = asyncio.get_running_loop()
+    window.dashboard.source.setText(f"Reading the local table {settings.full_table_name} in {settings.data_dir}")
+    while True:
+        started = loop.time()
+        now = dt.datetime.now(dt.UTC)
+        try:
+            kpis = await loop.run_in_executor(executor, backend.kpis, now, settings.active_window_seconds)
+        except Exception as exc:  # a table being rewritten mid-read: report and try again next beat
+            log.warning("dashboard refresh failed: %s", exc)
+            window.dashboard.show_error(str(exc))
+        else:
+            snapshot = controller.snapshot()
+            window.dashboard.show_kpis(kpis, snapshot.ack_p95_ms if snapshot else None, now)
+        await asyncio.sleep(max(0.1, 1.0 - (loop.time() - started)))
 
 
 async def _connect(window: Any, settings: Settings, controller: Any, executor: ThreadPoolExecutor) -> Any:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.ui.dashboard.pane import DashboardPane
 from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
 from zerostream_desktop.ui.log_view import LogView, QtLogHandler
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
@@ -24,6 +25,7 @@ class MainWindow(QMainWindow):
         settings: Settings,
         simulator: SimulatorPane,
         log_handler: QtLogHandler | None = None,
+        dashboard: DashboardPane | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -33,6 +35,8 @@ class MainWindow(QMainWindow):
         self.simulator = simulator
         self.tabs = QTabWidget()
         self.tabs.addTab(simulator, "&Simulator")
+        self.dashboard = dashboard or DashboardPane(settings.full_table_name)
+        self.tabs.addTab(self.dashboard, "&Dashboard")
         self.setCentralWidget(self.tabs)
         self.log_dock = QDockWidget("Log", self, objectName="log_dock")
         self.log_dock.setWidget(LogView(log_handler or QtLogHandler()))

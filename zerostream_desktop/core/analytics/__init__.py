@@ -1,0 +1,1 @@
+"""KPIs, clients and tracks from the sensor table, whichever store holds it."""

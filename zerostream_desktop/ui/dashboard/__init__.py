@@ -1,0 +1,1 @@
+"""The dashboard pane: what has arrived in the table."""
