@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from zerostream_desktop.core.analytics.local_delta import LocalDeltaKpis
+from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
 from zerostream_desktop.localbus.tables import TableCatalog
 from zerostream_desktop.localbus.writer import GroupCommitWriter
 
@@ -46,7 +46,7 @@ def test_kpis_count_each_event_once_and_window_by_ingestion_time(tmp_path: Path)
         row("e4", "c", 110, 4.0, 300),
         row("e5", "'; DROP TABLE sensor_stream; --", 115, 1.0, 50),  # data, not SQL
     ]
-    kpis = LocalDeltaKpis(write_rows(tmp_path, rows)).kpis(T0 + dt.timedelta(seconds=120), active_window_s=15)
+    kpis = LocalDeltaAnalytics(write_rows(tmp_path, rows)).kpis(T0 + dt.timedelta(seconds=120), active_window_s=15)
     assert kpis.total_events == 5
     assert kpis.unique_clients == 4
     assert kpis.bytes_ingested == 750
@@ -57,13 +57,13 @@ def test_kpis_count_each_event_once_and_window_by_ingestion_time(tmp_path: Path)
 
 
 def test_no_table_yet_means_zeros(tmp_path: Path):
-    kpis = LocalDeltaKpis(tmp_path / "missing").kpis(T0, 15)
+    kpis = LocalDeltaAnalytics(tmp_path / "missing").kpis(T0, 15)
     assert kpis.total_events == 0 and kpis.last_data is None
 
 
 def test_new_commits_are_seen_on_the_next_call(tmp_path: Path):
     path = write_rows(tmp_path, [row("e1", "a", 0, 0.1, 10)])
-    backend = LocalDeltaKpis(path)
+    backend = LocalDeltaAnalytics(path)
     assert backend.kpis(T0, 15).total_events == 1
     writer = GroupCommitWriter(TableCatalog(tmp_path))
     from zerostream_desktop.core import schema
@@ -72,3 +72,34 @@ def test_new_commits_are_seen_on_the_next_call(tmp_path: Path):
     writer.submit(TABLE, more).result(10)
     writer.close()
     assert backend.kpis(T0, 15).total_events == 2
+
+
+def test_client_list_has_totals_latest_values_and_status(tmp_path: Path):
+    from zerostream_desktop.core.analytics.local_delta import ClientStatus
+
+    rows = [
+        {**row("e1", "a", 0, 0.5, 100), "latitude": 1.0, "longitude": 2.0, "battery_pct": 90},
+        {**row("e2", "a", 50, 0.5, 100), "latitude": 1.5, "longitude": 2.5, "battery_pct": 89},
+        row("e3", "b", 250, 1.0, 300),
+        row("e3", "b", 251, 1.0, 300),  # landed twice: counted once
+        row("e4", "'; DROP TABLE sensor_stream; --", 299, 1.0, 10),
+    ]
+    backend = LocalDeltaAnalytics(write_rows(tmp_path, rows))
+    now = T0 + dt.timedelta(seconds=300)
+    clients = {c.connection_id: c for c in backend.clients(now, active_window_s=15, offline_after_s=200)}
+    assert set(clients) == {"a", "b", "'; DROP TABLE sensor_stream; --"}
+    a = clients["a"]
+    assert (a.events, a.bytes, a.latitude, a.longitude, a.battery_pct) == (2, 200, 1.5, 2.5, 89)  # latest position
+    assert a.first_seen == T0 - dt.timedelta(seconds=0.5)
+    assert a.status is ClientStatus.OFFLINE  # last seen 250 s ago
+    assert clients["b"].events == 1 and clients["b"].status is ClientStatus.IDLE  # 49 s ago
+    assert clients["'; DROP TABLE sensor_stream; --"].status is ClientStatus.ACTIVE
+
+
+def test_status_thresholds():
+    from zerostream_desktop.core.analytics.local_delta import ClientStatus, client_status
+
+    now = T0 + dt.timedelta(seconds=1000)
+    assert client_status(now - dt.timedelta(seconds=15), now, 15, 300) is ClientStatus.ACTIVE
+    assert client_status(now - dt.timedelta(seconds=16), now, 15, 300) is ClientStatus.IDLE
+    assert client_status(now - dt.timedelta(seconds=301), now, 15, 300) is ClientStatus.OFFLINE

@@ -70,7 +70,7 @@ def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
     """`zerostream gui --start`: simulate, stream through the spool into localbus, land in Delta."""
     import datetime as dt
 
-    from zerostream_desktop.core.analytics.local_delta import LocalDeltaKpis
+    from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
     from zerostream_desktop.localbus.tables import TableCatalog
 
     table = "zerostream.sensors.sensor_stream"
@@ -92,7 +92,7 @@ def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
         assert len(set(rows["connection_id"].to_pylist())) == 20
         assert (tmp_path / "spool" / f"local-{table}.sqlite").exists()
         # what the Dashboard tab reads agrees with the table
-        kpis = LocalDeltaKpis(catalog.path(table)).kpis(dt.datetime.now(dt.UTC), 600)
+        kpis = LocalDeltaAnalytics(catalog.path(table)).kpis(dt.datetime.now(dt.UTC), 600)
         assert kpis.total_events == len(set(rows["event_id"].to_pylist())) >= 200
         assert kpis.unique_clients == kpis.active_clients == 20
     finally:

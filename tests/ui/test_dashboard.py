@@ -35,3 +35,35 @@ def test_empty_table_and_unknown_latency(qtbot):
     assert pane.tiles.tiles["ack_p95"].value.text() == "–"
     pane.show_error("file not found")
     assert "Cannot read the table: file not found" in pane.source.text()
+
+
+def clients_for_test():
+    from zerostream_desktop.core.analytics.local_delta import Client, ClientStatus
+
+    def c(cid, name, events, status, battery):
+        return Client(cid, name, events, events * 300, NOW, NOW, 52.0, 4.0, battery, -90, 12.5, status)
+
+    return [
+        c("id-1", "Pixel 8 #00001", 5, ClientStatus.ACTIVE, 80),
+        c("id-2", "Galaxy S24 #00002", 120, ClientStatus.OFFLINE, 9),
+        c("id-3", "iPhone 15 #00003", 40, ClientStatus.IDLE, 100),
+    ]
+
+
+def test_client_table_sorts_numbers_as_numbers_filters_and_colours_status(qtbot):
+    from PySide6.QtCore import Qt
+
+    from zerostream_desktop.ui.dashboard.client_table_model import COL_EVENTS, COL_NAME, COL_STATUS, STATUS_COLOURS
+
+    pane = DashboardPane("t")
+    qtbot.addWidget(pane)
+    pane.show_clients(clients_for_test())
+    assert pane.proxy.rowCount() == 3
+    pane.table.sortByColumn(COL_EVENTS, Qt.SortOrder.DescendingOrder)
+    assert [pane.proxy.index(r, COL_EVENTS).data() for r in range(3)] == ["120", "40", "5"]
+    pane.filter.setText("iphone")
+    assert pane.proxy.rowCount() == 1 and pane.proxy.index(0, COL_NAME).data() == "iPhone 15 #00003"
+    pane.filter.setText("id-2")  # the connection id works too
+    status = pane.proxy.index(0, COL_STATUS)
+    assert status.data() == "● offline"
+    assert status.data(Qt.ItemDataRole.ForegroundRole) == STATUS_COLOURS[clients_for_test()[1].status]

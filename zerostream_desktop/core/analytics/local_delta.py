@@ -1,4 +1,4 @@
-"""KPIs from a local Delta table (the one localbus writes), with DuckDB over the table's live files.
+"""KPIs and clients from a local Delta table (the one localbus writes), with DuckDB over its live files.
 
 The file list always comes from the Delta log, never from a directory listing, so compaction and
 vacuum never double-count. Values are bound as parameters; nothing is built into SQL text.
@@ -7,6 +7,7 @@ vacuum never double-count. Values are bound as parameters; nothing is built into
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,16 @@ import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-_KPI_SQL = """
+_EVENTS = """
 WITH events AS (  -- each event once, as it first landed (delivery is at-least-once)
-    SELECT DISTINCT ON (event_id) event_id, connection_id, payload_bytes, ingested_at, event_timestamp
+    SELECT DISTINCT ON (event_id) *
     FROM read_parquet($files, hive_partitioning = true)
     ORDER BY event_id, ingested_at
 )
+"""
+_KPI_SQL = (
+    _EVENTS
+    + """
 SELECT
     count(*),
     count(DISTINCT connection_id),
@@ -33,6 +38,7 @@ SELECT
     max(ingested_at)
 FROM events
 """
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,59 @@ class Kpis:
     last_data: dt.datetime | None = None
 
 
-class LocalDeltaKpis:
+_CLIENTS_SQL = (
+    _EVENTS
+    + """
+SELECT
+    connection_id,
+    arg_max(device_name, event_timestamp),
+    count(*),
+    coalesce(sum(payload_bytes), 0),
+    min(event_timestamp),
+    max(ingested_at),
+    arg_max(latitude, event_timestamp),
+    arg_max(longitude, event_timestamp),
+    arg_max(battery_pct, event_timestamp),
+    arg_max(signal_strength, event_timestamp),
+    arg_max(speed_kmh, event_timestamp)
+FROM events
+GROUP BY connection_id
+ORDER BY connection_id
+"""
+)
+
+
+class ClientStatus(enum.StrEnum):
+    ACTIVE = "active"
+    IDLE = "idle"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Client:
+    connection_id: str
+    device_name: str | None
+    events: int
+    bytes: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    latitude: float | None
+    longitude: float | None
+    battery_pct: int | None
+    signal_strength: int | None
+    speed_kmh: float | None
+    status: ClientStatus
+
+
+def client_status(last_seen: dt.datetime, now: dt.datetime, active_window_s: int, offline_after_s: int) -> ClientStatus:
+    """Active within ACTIVE_WINDOW_SECONDS of now, offline after `offline_after_s`, idle in between."""
+    age = (now - last_seen).total_seconds()
+    if age <= active_window_s:
+        return ClientStatus.ACTIVE
+    return ClientStatus.IDLE if age <= offline_after_s else ClientStatus.OFFLINE
+
+
+class LocalDeltaAnalytics:
     """Thread-safe (one DuckDB connection behind a lock); call from a worker, not the UI thread."""
 
     def __init__(self, table_path: Path) -> None:
@@ -95,3 +153,15 @@ class LocalDeltaKpis:
             time_to_table_p95_s=None if p95 is None else p95 / 1e6,
             last_data=row[8],
         )
+
+    def clients(self, now: dt.datetime, active_window_s: int, offline_after_s: int = 300) -> list[Client]:
+        """Every client with its totals and latest values, ordered by connection id."""
+        with self._lock:
+            files = self._files()
+            if not files:
+                return []
+            rows = self._db.execute(_CLIENTS_SQL, {"files": files}).fetchall()
+        return [
+            Client(*row[:11], status=client_status(row[5], now, active_window_s, offline_after_s))  # type: ignore[misc]
+            for row in rows
+        ]
