@@ -53,7 +53,13 @@ def main() -> None:
         win = window()
         win.grab().save(str(out / "main-window.png"))
         win.simulator.detail.grab().save(str(out / "device-detail.png"))
-        print(f"saved {out / 'main-window.png'} and {out / 'device-detail.png'}")
+        win.tabs.setCurrentWidget(win.dashboard)
+        QTimer.singleShot(1500, shoot_dashboard)
+
+    def shoot_dashboard() -> None:
+        win = window()
+        win.grab().save(str(out / "dashboard.png"))
+        print(f"saved main-window.png, device-detail.png and dashboard.png in {out}")
         win.close()
 
     QTimer.singleShot(int(args.seconds * 1000), select_and_shoot)
