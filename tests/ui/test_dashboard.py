@@ -67,3 +67,16 @@ def test_client_table_sorts_numbers_as_numbers_filters_and_colours_status(qtbot)
     status = pane.proxy.index(0, COL_STATUS)
     assert status.data() == "● offline"
     assert status.data(Qt.ItemDataRole.ForegroundRole) == STATUS_COLOURS[clients_for_test()[1].status]
+
+
+def test_charts_follow_arrivals_and_latency(qtbot):
+    pane = DashboardPane("t")
+    qtbot.addWidget(pane)
+    for i, total in enumerate((0, 100, 300)):
+        pane.show_kpis(Kpis(total_events=total, time_to_table_p95_s=0.25), ack_p95_ms=80.0,
+                       now=NOW + dt.timedelta(seconds=i))  # fmt: skip
+    assert pane.events_chart.latest("landed in the table") == pytest.approx(150.0)  # 300 events over 2 s
+    assert pane.latency_chart.latest("time to table p95") == pytest.approx(250.0)
+    assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)
+    pane.show_kpis(Kpis(total_events=300), ack_p95_ms=float("nan"), now=NOW + dt.timedelta(seconds=3))
+    assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)  # an unknown value leaves a gap, not a zero

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from zerostream_desktop.core.analytics.local_delta import Client, Kpis
+from zerostream_desktop.ui.charts import SeriesChart
 from zerostream_desktop.ui.dashboard.client_table_model import FILTER_ROLE, SORT_ROLE, ClientTableModel
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
+from zerostream_desktop.ui.simulator.rate_chart import CounterRates
 
 
 class DashboardPane(QWidget):
@@ -34,14 +36,28 @@ class DashboardPane(QWidget):
         header.setResizeContentsPrecision(50)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.events_chart = SeriesChart("events/s", {"landed in the table": "#1976d2"})
+        self.latency_chart = SeriesChart("ms", {"ack p95": "#2e7d32", "time to table p95": "#8e24aa"})
+        self._landed = CounterRates()
+        charts = QHBoxLayout()
+        charts.addWidget(self.events_chart)
+        charts.addWidget(self.latency_chart)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tiles)
+        layout.addLayout(charts)
         layout.addWidget(self.filter)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.source)
 
     def show_kpis(self, kpis: Kpis, ack_p95_ms: float | None = None, now: dt.datetime | None = None) -> None:
+        now = now or dt.datetime.now(dt.UTC)
         self.tiles.show_kpis(kpis, ack_p95_ms, now)
+        t = now.timestamp()
+        rates = self._landed.rates(t, (kpis.total_events,))
+        if rates is not None:
+            self.events_chart.add_point(t, {"landed in the table": rates[0]})
+        tt = kpis.time_to_table_p95_s
+        self.latency_chart.add_point(t, {"ack p95": ack_p95_ms, "time to table p95": None if tt is None else tt * 1000})
 
     def show_clients(self, clients: list[Client]) -> None:
         self.clients.set_rows(clients)

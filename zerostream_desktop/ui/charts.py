@@ -1,0 +1,50 @@
+"""Live line charts over the last few minutes (pyqtgraph), y axis from zero."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+
+os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtWidgets import QWidget  # noqa: E402
+
+WINDOW_S = 180.0
+
+
+class SeriesChart(pg.PlotWidget):  # type: ignore[misc]
+    """Named series sampled over time; x is "seconds ago", points older than WINDOW_S drop off."""
+
+    def __init__(self, y_label: str, series: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, background=None)
+        self.setMinimumHeight(100)
+        self.setMaximumHeight(260)
+        self.setLabel("left", y_label)
+        self.setLabel("bottom", "seconds ago")
+        self.showGrid(x=True, y=True, alpha=0.25)
+        self.addLegend(offset=(-10, 5))  # top right, clear of the early, lower part of the curves
+        self.setMouseEnabled(x=False, y=False)
+        self.setLimits(yMin=0)
+        self.curves = {name: self.plot(name=name, pen=pg.mkPen(colour, width=2)) for name, colour in series.items()}
+        self._points: deque[tuple[float, dict[str, float]]] = deque()
+
+    def add_point(self, now: float, values: dict[str, float | None]) -> None:
+        clean = {k: float(v) for k, v in values.items() if v is not None and not math.isnan(v)}
+        self._points.append((now, clean))
+        while self._points and now - self._points[0][0] > WINDOW_S:
+            self._points.popleft()
+        top = 1.0
+        for name, curve in self.curves.items():
+            xs = [t - now for t, vals in self._points if name in vals]
+            ys = [vals[name] for _, vals in self._points if name in vals]
+            curve.setData(xs, ys)
+            top = max([top, *ys])
+        self.setYRange(0, top * 1.15, padding=0)  # from zero: a dip looks like what it is
+
+    def latest(self, name: str) -> float | None:
+        for _, vals in reversed(self._points):
+            if name in vals:
+                return vals[name]
+        return None
