@@ -1,5 +1,3 @@
-import sys
+from zerostream_desktop.cli import entry
 
-from zerostream_desktop.cli import main
-
-sys.exit(main())
+entry()

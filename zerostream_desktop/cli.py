@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,5 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console entry point: run, flush, and leave without interpreter finalization.
+
+    Native runtimes keep threads of their own (the ZeroBus SDK's tokio workers, Qt); tearing the
+    interpreter down under them occasionally aborted a command that had already finished its
+    work and printed its summary. Everything durable is committed by then.
+    """
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -49,10 +49,10 @@ def test_kpis_count_each_event_once_and_window_by_ingestion_time(tmp_path: Path)
     kpis = LocalDeltaAnalytics(write_rows(tmp_path, rows)).kpis(T0 + dt.timedelta(seconds=120), active_window_s=15)
     assert kpis.total_events == 5
     assert kpis.unique_clients == 4
-    assert kpis.bytes_ingested == 750
+    assert kpis.bytes_ingested == 950  # bytes landed, the resent copy included
     assert kpis.active_clients == 2  # c and the odd one landed within 15 s of t=120
     assert kpis.events_per_s == pytest.approx(3 / 60)  # e3 (once), e4, e5; e1 and e2 landed before t=60
-    assert kpis.time_to_table_p50_s == pytest.approx(2.0)  # lags 2, 4, 1 s
+    assert kpis.time_to_table_p50_s == pytest.approx(2.0)  # landings with lags 2, 2, 4, 1 s
     assert kpis.last_data == T0 + dt.timedelta(seconds=115)
 
 
@@ -90,6 +90,7 @@ def test_client_list_has_totals_latest_values_and_status(tmp_path: Path):
     assert set(clients) == {"a", "b", "'; DROP TABLE sensor_stream; --"}
     a = clients["a"]
     assert (a.events, a.bytes, a.latitude, a.longitude, a.battery_pct) == (2, 200, 1.5, 2.5, 89)  # latest position
+    assert clients["b"].bytes == 600  # bytes landed: both copies of e3
     assert a.first_seen == T0 - dt.timedelta(seconds=0.5)
     assert a.status is ClientStatus.OFFLINE  # last seen 250 s ago
     assert clients["b"].events == 1 and clients["b"].status is ClientStatus.IDLE  # 49 s ago

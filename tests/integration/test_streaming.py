@@ -43,7 +43,9 @@ def summary_of(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, 
     out, err = proc.communicate(timeout=timeout)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines, f"no summary; stderr:\n{err}"
-    return proc.returncode, json.loads(lines[-1])
+    summary = json.loads(lines[-1])
+    summary["stderr_tail"] = err[-2000:]  # shows up in assertion messages when a run goes wrong
+    return proc.returncode, summary
 
 
 def spool_ids(data_dir: Path) -> set[str]:

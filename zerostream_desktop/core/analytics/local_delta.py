@@ -16,29 +16,39 @@ import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-_EVENTS = """
-WITH events AS (  -- each event once, as it first landed (delivery is at-least-once)
-    SELECT DISTINCT ON (event_id) *
-    FROM read_parquet($files, hive_partitioning = true)
-    ORDER BY event_id, ingested_at
-)
-"""
-_KPI_SQL = (
-    _EVENTS
-    + """
+# Counts of events are exact under at-least-once delivery (count DISTINCT event_id); bytes and
+# latencies are over landings, a resent record included: that is what was ingested. Deduplicating
+# whole rows first (DISTINCT ON) was 3-4x slower at 1M rows.
+_KPI_SQL = """
 SELECT
-    count(*),
+    count(DISTINCT event_id),
     count(DISTINCT connection_id),
     coalesce(sum(payload_bytes), 0),
     count(DISTINCT connection_id) FILTER (WHERE ingested_at >= $active_since),
-    count(*) FILTER (WHERE ingested_at >= $minute_since),
+    count(DISTINCT event_id) FILTER (WHERE ingested_at >= $minute_since),
     coalesce(sum(payload_bytes) FILTER (WHERE ingested_at >= $minute_since), 0),
     quantile_cont(epoch_us(ingested_at) - epoch_us(event_timestamp), 0.5) FILTER (WHERE ingested_at >= $minute_since),
     quantile_cont(epoch_us(ingested_at) - epoch_us(event_timestamp), 0.95) FILTER (WHERE ingested_at >= $minute_since),
     max(ingested_at)
-FROM events
+FROM read_parquet($files, hive_partitioning = true)
 """
-)
+_CLIENTS_SQL = """
+SELECT
+    connection_id,
+    arg_max(device_name, event_timestamp),
+    count(DISTINCT event_id),
+    coalesce(sum(payload_bytes), 0),
+    min(event_timestamp),
+    max(ingested_at),
+    arg_max(latitude, event_timestamp),
+    arg_max(longitude, event_timestamp),
+    arg_max(battery_pct, event_timestamp),
+    arg_max(signal_strength, event_timestamp),
+    arg_max(speed_kmh, event_timestamp)
+FROM read_parquet($files, hive_partitioning = true)
+GROUP BY connection_id
+ORDER BY connection_id
+"""
 
 
 @dataclass(frozen=True)
@@ -52,28 +62,6 @@ class Kpis:
     time_to_table_p50_s: float | None = None
     time_to_table_p95_s: float | None = None
     last_data: dt.datetime | None = None
-
-
-_CLIENTS_SQL = (
-    _EVENTS
-    + """
-SELECT
-    connection_id,
-    arg_max(device_name, event_timestamp),
-    count(*),
-    coalesce(sum(payload_bytes), 0),
-    min(event_timestamp),
-    max(ingested_at),
-    arg_max(latitude, event_timestamp),
-    arg_max(longitude, event_timestamp),
-    arg_max(battery_pct, event_timestamp),
-    arg_max(signal_strength, event_timestamp),
-    arg_max(speed_kmh, event_timestamp)
-FROM events
-GROUP BY connection_id
-ORDER BY connection_id
-"""
-)
 
 
 class ClientStatus(enum.StrEnum):
@@ -127,7 +115,7 @@ class LocalDeltaAnalytics:
         return list(self._table.file_uris())
 
     def kpis(self, now: dt.datetime, active_window_s: int, minute_s: int = 60) -> Kpis:
-        """Counts deduplicate by event_id (delivery is at-least-once); rates over the last `minute_s`."""
+        """Event counts deduplicate by event_id (delivery is at-least-once); rates over the last `minute_s`."""
         with self._lock:
             files = self._files()
             if not files:
