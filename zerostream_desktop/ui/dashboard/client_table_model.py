@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from zerostream_desktop.core.analytics.local_delta import Client, ClientStatus
+from zerostream_desktop.ui.table_model import HeaderTableModel, Index
 
 COL_STATUS, COL_NAME, COL_EVENTS, COL_BYTES, COL_LAST_SEEN, COL_BATTERY, COL_SIGNAL, COL_SPEED, COL_POSITION = range(9)
 HEADERS = ("Status", "Device", "Events", "Data", "Last seen", "Battery %", "Signal dBm", "Speed km/h", "Position")
@@ -18,10 +19,11 @@ STATUS_COLOURS = {
     ClientStatus.IDLE: QColor("#ef6c00"),
     ClientStatus.OFFLINE: QColor("#9e9e9e"),
 }
-_Index = QModelIndex | QPersistentModelIndex
 
 
-class ClientTableModel(QAbstractTableModel):
+class ClientTableModel(HeaderTableModel):
+    HEADERS = HEADERS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[Client] = []
@@ -43,18 +45,10 @@ class ClientTableModel(QAbstractTableModel):
     def client(self, row: int) -> Client:
         return self._rows[row]
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    def row_count(self) -> int:
+        return len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         c = self._rows[index.row()]

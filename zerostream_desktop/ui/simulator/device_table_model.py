@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from zerostream_desktop.core.fleet import Mode
+from zerostream_desktop.ui.table_model import HeaderTableModel, Index
 
 COL_NAME, COL_MODE, COL_SPEED, COL_HEADING, COL_BATTERY, COL_LAT, COL_LON = range(7)
 HEADERS = ("Device", "Mode", "Speed km/h", "Heading", "Battery %", "Latitude", "Longitude")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _MODE_NAMES = {m.value: m.name.capitalize() for m in Mode}
-_Index = QModelIndex | QPersistentModelIndex
 
 
-class DeviceTableModel(QAbstractTableModel):
+class DeviceTableModel(HeaderTableModel):
+    HEADERS = HEADERS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._names: list[str] = []
@@ -33,18 +35,10 @@ class DeviceTableModel(QAbstractTableModel):
         if names:
             self.dataChanged.emit(self.index(0, COL_MODE), self.index(len(names) - 1, COL_LON))
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._names)
+    def row_count(self) -> int:
+        return len(self._names)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row, col = index.row(), index.column()
