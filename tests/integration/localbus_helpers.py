@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -15,6 +14,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from zerostream_desktop.core import schema
+from zerostream_desktop.localbus.server import read_state
 from zerostream_desktop.localbus.tables import TableCatalog
 
 TABLE = "zerostream.sensors.sensor_stream"
@@ -44,11 +44,11 @@ class LocalBusProcess:
                 "--port", str(self.port), *([] if self.tls else ["--insecure-loopback"]), *extra]  # fmt: skip
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
-        state = self.data_dir / "localbus.json"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"localbus exited {self.proc.returncode}: {self.proc.stdout.read()}")  # type: ignore[union-attr]
-            if state.exists() and json.loads(state.read_text()).get("pid") == self.proc.pid:
+            running = read_state(self.data_dir)
+            if running and running.get("pid") == self.proc.pid:
                 return self
             time.sleep(0.05)
         raise TimeoutError("localbus did not start")

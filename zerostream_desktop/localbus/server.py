@@ -133,7 +133,9 @@ class LocalBus:
             "ca_cert": str(self.tls_files.ca_cert) if self.tls_files else None,
         }
         path = Path(self.config.data_dir) / STATE_FILE
-        path.write_text(json.dumps(state))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, path)  # readers never see a half-written file
 
     async def stop(self, grace: float = 10.0) -> None:
         """Commit what is held, ack it, tell streams to move on, then stop."""
