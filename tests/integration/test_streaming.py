@@ -145,7 +145,6 @@ def test_localbus_down_for_ten_seconds_spool_grows_then_drains(tmp_path: Path):
         assert grown > 1000  # while the endpoint was away, events waited in the spool
         assert rc == 0, summary
         assert summary["spool_depth"] == 0 and summary["acknowledged"] == summary["generated"]
-        assert set(bus.event_ids()) >= set()  # readable
         assert len(set(bus.event_ids())) == summary["generated"]
     finally:
         if proc.poll() is None:

@@ -203,7 +203,7 @@ def test_varints_match_protobuf(value):
     ],
 )
 def test_values_of_the_wrong_type_name_the_column(name, value, message):
-    with pytest.raises(schema.RecordError, match=f"{name}.*{message}|{message}"):
+    with pytest.raises(schema.RecordError, match=f"{name}.*{message}"):
         schema.check_value(schema.BY_NAME[name], value)
 
 

@@ -19,7 +19,6 @@ from zerostream_desktop.core.fleet.batch import EventBatch
 from zerostream_desktop.core.fleet.identity import Identities
 
 _WIRE_VARINT, _WIRE_FIXED64, _WIRE_LEN = 0, 1, 2
-_VARINT_TYPES = (schema.ColumnType.INT, schema.ColumnType.BIGINT, schema.ColumnType.TIMESTAMP, schema.ColumnType.DATE)
 PAYLOAD_FIELD = "payload_bytes"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -42,10 +43,14 @@ LIMITS: dict[Mode, ModeLimits] = {
 }
 
 
+@cache
+def _limit_table(attr: str) -> np.ndarray:
+    return np.array([getattr(LIMITS[m], attr) for m in Mode], dtype=np.float64)
+
+
 def limits_array(attr: str, modes: np.ndarray) -> np.ndarray:
-    """A per-device array of one limit, looked up by each device's mode."""
-    table = np.array([getattr(LIMITS[m], attr) for m in Mode], dtype=np.float64)
-    out: np.ndarray = table[modes]
+    """A per-device array of one limit, looked up by each device's mode (called on every step)."""
+    out: np.ndarray = _limit_table(attr)[modes]
     return out
 
 

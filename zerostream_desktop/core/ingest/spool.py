@@ -123,14 +123,12 @@ class Spool:
     def acknowledge(self, up_to_id: int) -> int:
         """Delete every record with id <= `up_to_id`; returns how many went."""
         with self._room:
-            size = self._db.execute(
-                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM records WHERE id <= ?", (up_to_id,)
-            ).fetchone()
-            self._db.execute("DELETE FROM records WHERE id <= ?", (up_to_id,))
-            self._depth -= int(size[0])
-            self._bytes -= int(size[1])
+            sizes = self._db.execute("DELETE FROM records WHERE id <= ? RETURNING length(payload)", (up_to_id,))
+            removed = [int(row[0]) for row in sizes.fetchall()]
+            self._depth -= len(removed)
+            self._bytes -= sum(removed)
             self._room.notify_all()
-            return int(size[0])
+            return len(removed)
 
     def dead_letter(self, record_id: int, reason: str) -> None:
         """Move one record to the dead letters with the endpoint's reason."""
