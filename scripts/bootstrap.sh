@@ -12,7 +12,7 @@ RUN_PACKAGES=(libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core libdb
   libnss3 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libgssapi-krb5-2
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
   libxkbcommon-x11-0 libx11-xcb1)
-TEST_PACKAGES=(xvfb xauth)
+TEST_PACKAGES=(xvfb xauth postgresql)  # postgresql: the Lakebase tests run their own server
 
 install_debian_packages() {
   local wanted=("${RUN_PACKAGES[@]}")

@@ -71,6 +71,7 @@ def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
     import datetime as dt
 
     from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
+    from zerostream_desktop.core.analytics.model import Window
     from zerostream_desktop.localbus.tables import TableCatalog
 
     table = "zerostream.sensors.sensor_stream"
@@ -92,7 +93,7 @@ def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
         assert len(set(rows["connection_id"].to_pylist())) == 20
         assert (tmp_path / "spool" / f"local-{table}.sqlite").exists()
         # what the Dashboard tab reads agrees with the table
-        kpis = LocalDeltaAnalytics(catalog.path(table)).kpis(dt.datetime.now(dt.UTC), 600)
+        kpis = LocalDeltaAnalytics(catalog.path(table)).kpis(Window(dt.datetime.now(dt.UTC), 600, 600))
         assert kpis.total_events == len(set(rows["event_id"].to_pylist())) >= 200
         assert kpis.unique_clients == kpis.active_clients == 20
     finally:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from zerostream_desktop.core.analytics.local_delta import Kpis
+from zerostream_desktop.core.analytics.model import Kpis, SeriesPoint
 from zerostream_desktop.ui.dashboard.pane import DashboardPane
 
 pytestmark = pytest.mark.ui
@@ -38,7 +38,7 @@ def test_empty_table_and_unknown_latency(qtbot):
 
 
 def clients_for_test():
-    from zerostream_desktop.core.analytics.local_delta import Client, ClientStatus
+    from zerostream_desktop.core.analytics.model import Client, ClientStatus
 
     def c(cid, name, events, status, battery):
         return Client(cid, name, events, events * 300, NOW, NOW, 52.0, 4.0, battery, -90, 12.5, status)
@@ -75,7 +75,9 @@ def test_charts_follow_arrivals_and_latency(qtbot):
     for i, total in enumerate((0, 100, 300)):
         pane.show_kpis(Kpis(total_events=total, time_to_table_p95_s=0.25), ack_p95_ms=80.0,
                        now=NOW + dt.timedelta(seconds=i))  # fmt: skip
-    assert pane.events_chart.latest("landed in the table") == pytest.approx(150.0)  # 300 events over 2 s
+    series = [SeriesPoint(NOW + dt.timedelta(seconds=s), n, n * 200) for s, n in ((0, 40), (1, 100), (2, 150))]
+    pane.show_series(series, NOW + dt.timedelta(seconds=2))
+    assert pane.events_chart.latest("landed in the table") == pytest.approx(150.0)  # the store's last second
     assert pane.latency_chart.latest("time to table p95") == pytest.approx(250.0)
     assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)
     pane.show_kpis(Kpis(total_events=300), ack_p95_ms=float("nan"), now=NOW + dt.timedelta(seconds=3))

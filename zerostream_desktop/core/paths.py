@@ -18,6 +18,14 @@ def user_config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def local_table_path(data_dir: Path, full_name: str) -> Path:
+    """Where localbus keeps the Delta table `catalog.schema.table` of a data folder."""
+    from zerostream_desktop.core.schema import split_table_name
+
+    catalog, schema_name, table = split_table_name(full_name)
+    return Path(data_dir) / "tables" / catalog / schema_name / table
+
+
 def resource_path(*parts: str) -> Path:
     """A file under `resources/`, from a source checkout, an installed wheel or a PyInstaller bundle."""
     bundle = getattr(sys, "_MEIPASS", None)

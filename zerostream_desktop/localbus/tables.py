@@ -10,7 +10,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from zerostream_desktop.core import schema
+from zerostream_desktop.core import paths, schema
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,7 @@ class TableCatalog:
         self.root = Path(data_dir) / "tables"
 
     def path(self, full_name: str) -> Path:
-        catalog, schema_name, table = schema.split_table_name(full_name)
-        return self.root / catalog / schema_name / table
+        return paths.local_table_path(self.root.parent, full_name)
 
     def exists(self, full_name: str) -> bool:
         return (self.path(full_name) / "_delta_log").is_dir()

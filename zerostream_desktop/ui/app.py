@@ -88,30 +88,36 @@ async def _refresh_dashboard(window: Any, settings: Settings, controller: Any, e
     """About once a second, off the UI thread, never two at a time (a slow read skips a beat)."""
     import datetime as dt
 
-    from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
-    from zerostream_desktop.localbus.tables import TableCatalog
+    from zerostream_desktop.core.analytics import AnalyticsError, NotReadyError, Window, open_analytics, refresh
+    from zerostream_desktop.core.settings import SettingsError
 
-    if settings.endpoint != "local":
-        window.dashboard.show_error("reading a Databricks SQL warehouse or Lakebase is not available yet")
-        return
-    backend = LocalDeltaAnalytics(TableCatalog(settings.data_dir).path(settings.full_table_name))
     loop = asyncio.get_running_loop()
-    window.dashboard.source.setText(f"Reading the local table {settings.full_table_name} in {settings.data_dir}")
-    while True:
-        started = loop.time()
-        now = dt.datetime.now(dt.UTC)
-        try:
-            window_s = settings.active_window_seconds
-            kpis = await loop.run_in_executor(executor, backend.kpis, now, window_s)
-            clients = await loop.run_in_executor(executor, backend.clients, now, window_s)
-        except Exception as exc:  # a table being rewritten mid-read: report and try again next beat
-            log.warning("dashboard refresh failed: %s", exc)
-            window.dashboard.show_error(str(exc))
-        else:
-            snapshot = controller.snapshot()
-            window.dashboard.show_kpis(kpis, snapshot.ack_p95_ms if snapshot else None, now)
-            window.dashboard.show_clients(clients)
-        await asyncio.sleep(max(0.1, 1.0 - (loop.time() - started)))
+    backend = None
+    try:
+        while True:
+            started = loop.time()
+            now = dt.datetime.now(dt.UTC)
+            try:
+                if backend is None:
+                    backend = await loop.run_in_executor(executor, open_analytics, settings)
+                    window.dashboard.show_source(backend.description)
+                w = Window(now, settings.active_window_seconds, max(300, settings.active_window_seconds))
+                result = await loop.run_in_executor(executor, refresh, backend, w)
+            except NotReadyError as exc:
+                window.dashboard.show_waiting(str(exc))
+            except (AnalyticsError, SettingsError, OSError) as exc:
+                log.warning("dashboard refresh failed: %s", exc)
+                window.dashboard.show_error(str(exc))
+            else:
+                snapshot = controller.snapshot()
+                window.dashboard.show_source(backend.description)
+                window.dashboard.show_kpis(result.kpis, snapshot.ack_p95_ms if snapshot else None, now)
+                window.dashboard.show_series(result.series, now)
+                window.dashboard.show_clients(result.clients)
+            await asyncio.sleep(max(0.1, 1.0 - (loop.time() - started)))
+    finally:
+        if backend is not None:
+            await loop.run_in_executor(executor, backend.close)
 
 
 async def _connect(window: Any, settings: Settings, controller: Any, executor: ThreadPoolExecutor) -> Any:

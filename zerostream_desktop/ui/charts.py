@@ -33,6 +33,14 @@ class SeriesChart(pg.PlotWidget):  # type: ignore[misc]
     def add_point(self, now: float, values: dict[str, float | None]) -> None:
         clean = {k: float(v) for k, v in values.items() if v is not None and not math.isnan(v)}
         self._points.append((now, clean))
+        self._redraw(now)
+
+    def set_series(self, now: float, name: str, points: list[tuple[float, float]]) -> None:
+        """Replace the chart's points with a whole series (one named curve) computed elsewhere."""
+        self._points = deque((t, {name: float(v)}) for t, v in points)
+        self._redraw(now)
+
+    def _redraw(self, now: float) -> None:
         while self._points and now - self._points[0][0] > WINDOW_S:
             self._points.popleft()
         top = 1.0

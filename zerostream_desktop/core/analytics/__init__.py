@@ -1,1 +1,66 @@
-"""KPIs, clients and tracks from the sensor table, whichever store holds it."""
+"""KPIs, clients and tracks from the sensor table, whichever store holds it.
+
+`open_analytics(settings)` picks the backend: `ZEROSTREAM_ANALYTICS` = local | warehouse |
+lakebase, or `auto` (the default): the local table when streaming to localbus, the SQL warehouse
+when streaming to Databricks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zerostream_desktop.core.analytics.model import Analytics, AnalyticsError, NotReadyError, Refresh, Window, refresh
+
+if TYPE_CHECKING:
+    from zerostream_desktop.core.settings import Settings
+
+__all__ = [
+    "Analytics",
+    "AnalyticsError",
+    "NotReadyError",
+    "Refresh",
+    "Window",
+    "analytics_source",
+    "open_analytics",
+    "refresh",
+]
+
+
+def analytics_source(settings: Settings) -> str:
+    if settings.analytics != "auto":
+        return settings.analytics
+    return "local" if settings.endpoint == "local" else "warehouse"
+
+
+def open_analytics(settings: Settings, config: Any = None) -> Analytics:
+    """The backend the settings ask for. Blocks (a workspace is asked who we are): call off the UI thread.
+
+    `config` is a databricks-sdk Config to use instead of the one the settings describe.
+    """
+    from zerostream_desktop.core.paths import local_table_path
+    from zerostream_desktop.core.settings import SettingsError, databricks_config
+
+    source = analytics_source(settings)
+    if source == "local":
+        from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
+
+        return LocalDeltaAnalytics(local_table_path(settings.data_dir, settings.full_table_name))
+    from databricks.sdk import WorkspaceClient
+
+    try:
+        client = WorkspaceClient(config=config or databricks_config(settings))
+    except ValueError as exc:  # the SDK's "cannot configure default credentials" and friends
+        raise AnalyticsError(f"cannot sign in to the Databricks workspace: {exc}") from exc
+    if source == "warehouse":
+        from zerostream_desktop.core.analytics.warehouse import WarehouseAnalytics
+
+        if not settings.warehouse_id:
+            raise SettingsError(
+                "DATABRICKS_WAREHOUSE_ID is not set: run the setup wizard or choose a warehouse in Settings"
+            )
+        return WarehouseAnalytics(client, settings.warehouse_id, settings.full_table_name)
+    from zerostream_desktop.core.analytics.lakebase import LakebaseAnalytics
+
+    database = settings.lakebase_databases.split(",")[0].strip()
+    return LakebaseAnalytics(client, settings.lakebase_instance, database, settings.lakebase_schema,
+                             settings.table_name, port=settings.lakebase_port)  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from zerostream_desktop.core.analytics.local_delta import Client, ClientStatus
+from zerostream_desktop.core.analytics.model import Client, ClientStatus
 from zerostream_desktop.ui.table_model import HeaderTableModel, Index
 
 COL_STATUS, COL_NAME, COL_EVENTS, COL_BYTES, COL_LAST_SEEN, COL_BATTERY, COL_SIGNAL, COL_SPEED, COL_POSITION = range(9)

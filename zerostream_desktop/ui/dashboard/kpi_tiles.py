@@ -7,7 +7,7 @@ import math
 
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from zerostream_desktop.core.analytics.local_delta import Kpis
+from zerostream_desktop.core.analytics.model import Kpis
 
 TILES = (
     ("total_events", "Total events"),

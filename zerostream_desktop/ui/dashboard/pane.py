@@ -7,11 +7,12 @@ import datetime as dt
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
-from zerostream_desktop.core.analytics.local_delta import Client, Kpis
+from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint
 from zerostream_desktop.ui.charts import SeriesChart
 from zerostream_desktop.ui.dashboard.client_table_model import FILTER_ROLE, SORT_ROLE, ClientTableModel
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
-from zerostream_desktop.ui.simulator.rate_chart import CounterRates
+
+LANDED = "landed in the table"
 
 
 class DashboardPane(QWidget):
@@ -36,9 +37,8 @@ class DashboardPane(QWidget):
         header.setResizeContentsPrecision(50)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
-        self.events_chart = SeriesChart("events/s", {"landed in the table": "#1976d2"})
+        self.events_chart = SeriesChart("events/s", {LANDED: "#1976d2"})
         self.latency_chart = SeriesChart("ms", {"ack p95": "#2e7d32", "time to table p95": "#8e24aa"})
-        self._landed = CounterRates()
         charts = QHBoxLayout()
         charts.addWidget(self.events_chart)
         charts.addWidget(self.latency_chart)
@@ -53,14 +53,21 @@ class DashboardPane(QWidget):
         now = now or dt.datetime.now(dt.UTC)
         self.tiles.show_kpis(kpis, ack_p95_ms, now)
         t = now.timestamp()
-        rates = self._landed.rates(t, (kpis.total_events,))
-        if rates is not None:
-            self.events_chart.add_point(t, {"landed in the table": rates[0]})
         tt = kpis.time_to_table_p95_s
         self.latency_chart.add_point(t, {"ack p95": ack_p95_ms, "time to table p95": None if tt is None else tt * 1000})
+
+    def show_series(self, series: list[SeriesPoint], now: dt.datetime) -> None:
+        """Events landing in the table per second, as the store counts them (each event once)."""
+        self.events_chart.set_series(now.timestamp(), LANDED, [(p.second.timestamp(), p.events) for p in series])
 
     def show_clients(self, clients: list[Client]) -> None:
         self.clients.set_rows(clients)
 
+    def show_source(self, description: str) -> None:
+        self.source.setText(f"Reading {description}")
+
     def show_error(self, message: str) -> None:
         self.source.setText(f"Cannot read the table: {message}")
+
+    def show_waiting(self, message: str) -> None:
+        self.source.setText(f"Waiting: {message}")

@@ -1,0 +1,73 @@
+"""One query suite, every backend, the same generated data: the answers equal the oracle's and each other's."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from tests.analytics import dataset
+from zerostream_desktop.core.analytics.model import Window
+
+pytestmark = pytest.mark.integration
+
+
+def approx_kpis(k):
+    d = dataclasses.asdict(k)
+    for name in ("events_per_s", "bytes_per_s", "time_to_table_p50_s", "time_to_table_p95_s"):
+        if d[name] is not None:
+            d[name] = pytest.approx(d[name], abs=2e-6)
+    return d
+
+
+def approx_clients(cs):
+    def near(v):
+        return v if v is None else pytest.approx(v, abs=1e-12)
+
+    return [{**dataclasses.asdict(c), "latitude": near(c.latitude), "longitude": near(c.longitude)} for c in cs]
+
+
+def test_kpis(backend, rows):
+    for w in (
+        dataset.WINDOW,
+        Window(dataset.T0 + dt.timedelta(seconds=200), 30, 120),
+        Window(dataset.NOW + dt.timedelta(hours=1)),
+    ):
+        assert dataclasses.asdict(backend.kpis(w)) == approx_kpis(dataset.expected_kpis(rows, w)), w
+
+
+def test_clients(backend, rows):
+    clients = backend.clients(dataset.WINDOW)
+    assert [dataclasses.asdict(c) for c in clients] == approx_clients(dataset.expected_clients(rows, dataset.WINDOW))
+    status = {c.connection_id: c.status.value for c in clients}
+    assert (status["dev-00"], status["dev-03"], status["dev-04"]) == ("active", "offline", "idle")
+    assert status[dataset.EVIL] == "active"  # an id made of SQL is just an id
+    lost = next(c for c in clients if c.connection_id == "dev-05")
+    assert (lost.latitude, lost.battery_pct) == (None, None)  # its latest event's values, gaps included
+
+
+TRACKS = [
+    (dataset.LONG, 100_000, 200),
+    (dataset.LONG, 1000, 50),
+    ("dev-02", 100_000, 5_000),
+    (dataset.EVIL, 10, 2),
+    ("nobody", 10, 5),
+]
+
+
+@pytest.mark.parametrize(("cid", "limit", "max_points"), TRACKS)
+def test_track(backend, rows, cid, limit, max_points):
+    got = backend.track(cid, limit=limit, max_points=max_points)
+    want = dataset.expected_track(rows, cid, limit, max_points)
+    assert got == want
+    if cid == dataset.LONG:
+        assert len(got.points) == max_points and got.total_points == min(limit, 1500)
+        assert got.points[-1].event_timestamp == max(r["event_timestamp"] for r in rows if r["connection_id"] == cid)
+
+
+def test_series(backend, rows):
+    for seconds in (60, 300):
+        got = backend.series(dataset.WINDOW, seconds)
+        assert got == dataset.expected_series(rows, dataset.WINDOW, seconds)
+        assert len(got) == seconds and sum(p.events for p in got) > 0

@@ -1,0 +1,200 @@
+"""The Lakebase backend: the synced copy of the sensor table in a Lakebase (PostgreSQL) instance.
+
+The instance's address comes from databricks-sdk (`database.get_database_instance`), the login is
+the workspace identity (`current_user.me()`), and the password is a short-lived database credential
+(`database.generate_database_credential`, about an hour). A new credential is fetched whenever a
+connection is (re)opened and the last one is within a minute of expiring, so a dashboard left open
+for a day keeps working. The synced table holds one row per event_id (its primary key), the latest
+landing, which is exactly the rows the query suite describes; the SQL is `sql.PG_QUERIES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
+from databricks.sdk.errors.base import DatabricksError
+from databricks.sdk.service.database import DatabaseInstanceState
+
+from zerostream_desktop.core.analytics import sql
+from zerostream_desktop.core.analytics.model import (
+    DEFAULT_TRACK_LIMIT,
+    DEFAULT_TRACK_POINTS,
+    MINUTE_S,
+    AnalyticsError,
+    Client,
+    Kpis,
+    NotReadyError,
+    SeriesPoint,
+    Track,
+    Window,
+    clients_from_rows,
+    kpis_from_row,
+    series_from_rows,
+    series_since,
+    track_from_rows,
+)
+
+log = logging.getLogger(__name__)
+
+CREDENTIAL_MARGIN = dt.timedelta(seconds=60)
+
+
+class LakebaseAnalytics:
+    """Thread-safe (one connection behind a lock); call from a worker, not the UI thread."""
+
+    def __init__(
+        self,
+        workspace: WorkspaceClient,
+        instance: str,
+        database: str,
+        schema_name: str,
+        table: str,
+        *,
+        port: int = 5432,
+        sslmode: str = "require",
+        connect_timeout_s: int = 10,
+        statement_timeout_s: int = 30,
+    ) -> None:
+        self.workspace = workspace
+        self.instance = instance
+        self.database = database
+        self.schema_name = schema_name
+        self.table = table
+        self.port = port
+        self.sslmode = sslmode
+        self.connect_timeout_s = connect_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        self.description = f"Lakebase {instance}/{database} ({schema_name}.{table})"
+        self.credentials_fetched = 0
+        self._conn: psycopg.Connection | None = None
+        self._password: str | None = None
+        self._expires: dt.datetime | None = None
+        self._lock = threading.Lock()
+
+    # --- the Analytics interface ------------------------------------------------------------
+
+    def kpis(self, window: Window) -> Kpis:
+        rows = self._query("kpis", {"active_since": window.active_since, "minute_since": window.minute_since})
+        return kpis_from_row(rows[0], window.minute_s)
+
+    def clients(self, window: Window) -> list[Client]:
+        return clients_from_rows(self._query("clients", {}), window)
+
+    def track(
+        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
+    ) -> Track:
+        if max_points < 2 or limit < 1:
+            raise ValueError("a track needs limit >= 1 and max_points >= 2")
+        params = {"connection_id": connection_id, "track_limit": limit, "max_points": max_points}
+        return track_from_rows(connection_id, self._query("track", params))
+
+    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]:
+        rows = self._query("series", {"since": series_since(window, seconds)})
+        return series_from_rows(rows, window, seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _query(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        text = sql.postgres(name, self.schema_name, self.table)
+        with self._lock:
+            for attempt in (1, 2):  # a connection dropped since the last call gets one fresh try
+                conn = self._connection()
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(text, params)  # type: ignore[arg-type]
+                        return cur.fetchall()
+                except psycopg.OperationalError as exc:
+                    lost = conn.closed
+                    self._drop()
+                    if attempt == 2 or not lost:
+                        raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
+                    log.info("Lakebase connection lost (%s); reconnecting", _first_line(exc))
+                except psycopg.errors.UndefinedTable as exc:
+                    raise AnalyticsError(
+                        f"{self.description}: the synced table does not exist yet; run the setup wizard's Lakebase step"
+                    ) from exc
+                except psycopg.Error as exc:
+                    raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        host, user = self._instance_address()
+        now = dt.datetime.now(dt.UTC)
+        if self._password is None or self._expires is None or self._expires - now < CREDENTIAL_MARGIN:
+            self._password, self._expires = self._credential()
+        try:
+            self._conn = psycopg.connect(
+                host=host, port=self.port, dbname=self.database, user=user, password=self._password,
+                sslmode=self.sslmode, connect_timeout=self.connect_timeout_s, autocommit=True,
+                application_name="zerostream", options=f"-c statement_timeout={self.statement_timeout_s * 1000}",
+            )  # fmt: skip
+        except psycopg.OperationalError as exc:
+            self._password = None  # perhaps revoked: the next try asks for a new one
+            raise AnalyticsError(
+                f"cannot connect to {self.description} at {host}:{self.port}: {_first_line(exc)}"
+            ) from exc
+        return self._conn
+
+    def _instance_address(self) -> tuple[str, str]:
+        try:
+            inst = self.workspace.database.get_database_instance(self.instance)
+            user = self.workspace.current_user.me().user_name
+        except (Unauthenticated, PermissionDenied) as exc:
+            raise AnalyticsError(
+                f"not allowed to use {self.description}: {exc}. Check the credentials in Settings."
+            ) from exc
+        except NotFound as exc:
+            raise AnalyticsError(f"Lakebase instance '{self.instance}' does not exist; run the setup wizard") from exc
+        except (DatabricksError, OSError, ValueError) as exc:
+            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {_first_line(exc)}") from exc
+        if inst.state in (DatabaseInstanceState.STARTING, DatabaseInstanceState.UPDATING):
+            raise NotReadyError(f"Lakebase instance '{self.instance}' is {inst.state.value.lower()}; try again shortly")
+        if inst.state is not DatabaseInstanceState.AVAILABLE or not inst.read_write_dns or not user:
+            state = inst.state.value if inst.state else "unknown"
+            raise AnalyticsError(f"Lakebase instance '{self.instance}' is not available (state {state})")
+        return inst.read_write_dns, user
+
+    def _credential(self) -> tuple[str, dt.datetime]:
+        try:
+            cred = self.workspace.database.generate_database_credential(
+                request_id=str(uuid.uuid4()), instance_names=[self.instance]
+            )
+        except DatabricksError as exc:
+            raise AnalyticsError(
+                f"cannot get a database credential for {self.description}: {_first_line(exc)}"
+            ) from exc
+        if not cred.token:
+            raise AnalyticsError(f"the workspace returned no database credential for {self.description}")
+        self.credentials_fetched += 1
+        expires = (
+            dt.datetime.fromisoformat(cred.expiration_time.replace("Z", "+00:00"))
+            if cred.expiration_time
+            else dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+        )
+        return cred.token, expires
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,276 @@
+"""What every analytics backend answers, and the one definition of each figure.
+
+Delivery is at-least-once, so an event can land more than once. Every figure counts each event
+once, at its latest landing (the row a Lakebase synced table keeps with `ingested_at` as its
+timeseries key): counts, bytes, rates and time to table are over those rows. Windows ("the last
+minute", "active") are by landing time, `ingested_at`, which the endpoint sets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+MINUTE_S = 60
+DEFAULT_OFFLINE_AFTER_S = 300
+DEFAULT_TRACK_LIMIT = 100_000
+DEFAULT_TRACK_POINTS = 5_000
+
+
+class AnalyticsError(RuntimeError):
+    """A read that failed in a way the user can act on; the message says what to do."""
+
+
+class NotReadyError(AnalyticsError):
+    """The store exists but cannot answer yet (a SQL warehouse starting); try again later."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The moment a dashboard refresh describes and the windows it uses."""
+
+    now: dt.datetime
+    active_window_s: int = 15
+    offline_after_s: int = DEFAULT_OFFLINE_AFTER_S
+    minute_s: int = MINUTE_S
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("Window.now must be timezone-aware")
+        if not 0 < self.active_window_s <= self.offline_after_s:
+            raise ValueError("need 0 < active_window_s <= offline_after_s")
+
+    @property
+    def active_since(self) -> dt.datetime:
+        return self.now - dt.timedelta(seconds=self.active_window_s)
+
+    @property
+    def minute_since(self) -> dt.datetime:
+        return self.now - dt.timedelta(seconds=self.minute_s)
+
+
+@dataclass(frozen=True)
+class Kpis:
+    total_events: int = 0
+    unique_clients: int = 0
+    bytes_ingested: int = 0
+    active_clients: int = 0
+    events_per_s: float = 0.0
+    bytes_per_s: float = 0.0
+    time_to_table_p50_s: float | None = None
+    time_to_table_p95_s: float | None = None
+    last_data: dt.datetime | None = None
+
+
+class ClientStatus(enum.StrEnum):
+    ACTIVE = "active"
+    IDLE = "idle"
+    OFFLINE = "offline"
+
+
+def client_status(last_seen: dt.datetime, now: dt.datetime, active_window_s: int, offline_after_s: int) -> ClientStatus:
+    """Active within ACTIVE_WINDOW_SECONDS of now, offline after `offline_after_s`, idle in between."""
+    age = (now - last_seen).total_seconds()
+    if age <= active_window_s:
+        return ClientStatus.ACTIVE
+    return ClientStatus.IDLE if age <= offline_after_s else ClientStatus.OFFLINE
+
+
+@dataclass(frozen=True)
+class Client:
+    """One device: totals, when it was first and last seen, and the values of its latest event.
+
+    `first_seen` is its earliest event's device time, `last_seen` its latest landing time.
+    """
+
+    connection_id: str
+    device_name: str | None
+    events: int
+    bytes: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    latitude: float | None
+    longitude: float | None
+    battery_pct: int | None
+    signal_strength: int | None
+    speed_kmh: float | None
+    status: ClientStatus
+
+
+@dataclass(frozen=True)
+class TrackPoint:
+    event_timestamp: dt.datetime
+    latitude: float
+    longitude: float
+    speed_kmh: float | None
+    heading_deg: float | None
+    battery_pct: int | None
+
+
+@dataclass(frozen=True)
+class Track:
+    """A device's latest points in time order (the last one is where it is now), downsampled.
+
+    `total_points` is how many points the latest-`limit` window held before downsampling.
+    """
+
+    connection_id: str
+    points: tuple[TrackPoint, ...] = ()
+    total_points: int = 0
+
+    @property
+    def downsampled(self) -> bool:
+        return len(self.points) < self.total_points
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    second: dt.datetime
+    events: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """One dashboard refresh: what the tiles, the table and (if asked) the map show."""
+
+    window: Window
+    kpis: Kpis
+    clients: list[Client] = field(default_factory=list)
+    track: Track | None = None
+    series: list[SeriesPoint] = field(default_factory=list)
+
+
+class Analytics(Protocol):
+    """One interface over the local Delta table, a Databricks SQL warehouse and Lakebase.
+
+    Calls block: run them off the UI thread. Errors are `AnalyticsError` with a message a user can
+    act on (`NotReadyError` when the store needs a moment).
+    """
+
+    description: str
+
+    def kpis(self, window: Window) -> Kpis: ...
+
+    def clients(self, window: Window) -> list[Client]: ...
+
+    def track(
+        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
+    ) -> Track: ...
+
+    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]: ...
+
+    def close(self) -> None: ...
+
+
+def refresh(backend: Analytics, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
+    """Everything one dashboard beat needs, from one backend."""
+    return Refresh(
+        window=window,
+        kpis=backend.kpis(window),
+        clients=backend.clients(window),
+        track=backend.track(track_of) if track_of else None,
+        series=backend.series(window, series_s) if series_s else [],
+    )
+
+
+# --- shared by every backend: turning rows into results ------------------------------------
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Engines return naive UTC or aware timestamps; callers always get aware UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def kpis_from_row(row: Sequence[Any], minute_s: int) -> Kpis:
+    """Row order: events, clients, bytes, active, minute events, minute bytes, p50 us, p95 us, last data."""
+    p50, p95 = row[6], row[7]
+    return Kpis(
+        total_events=int(row[0] or 0),
+        unique_clients=int(row[1] or 0),
+        bytes_ingested=int(row[2] or 0),
+        active_clients=int(row[3] or 0),
+        events_per_s=float(row[4] or 0) / minute_s,
+        bytes_per_s=float(row[5] or 0) / minute_s,
+        time_to_table_p50_s=None if p50 is None else round(float(p50) / 1e6, 6),
+        time_to_table_p95_s=None if p95 is None else round(float(p95) / 1e6, 6),
+        last_data=utc(row[8]),
+    )
+
+
+def clients_from_rows(rows: Sequence[Sequence[Any]], window: Window) -> list[Client]:
+    """Row order: id, name, events, bytes, first seen, last seen, lat, lon, battery, signal, speed."""
+    out = []
+    for r in rows:
+        first, last = utc(r[4]), utc(r[5])
+        assert first is not None and last is not None
+        out.append(
+            Client(
+                connection_id=r[0], device_name=r[1], events=int(r[2]), bytes=int(r[3] or 0),
+                first_seen=first, last_seen=last,
+                latitude=_opt_float(r[6]), longitude=_opt_float(r[7]),
+                battery_pct=_opt_int(r[8]), signal_strength=_opt_int(r[9]), speed_kmh=_opt_float(r[10]),
+                status=client_status(last, window.now, window.active_window_s, window.offline_after_s),
+            )
+        )  # fmt: skip
+    out.sort(key=lambda c: c.connection_id)
+    return out
+
+
+def track_from_rows(connection_id: str, rows: Sequence[Sequence[Any]]) -> Track:
+    """Row order: time, lat, lon, speed, heading, battery, total points (already downsampled, any order)."""
+    points = sorted(
+        (
+            TrackPoint(utc(r[0]), float(r[1]), float(r[2]), _opt_float(r[3]), _opt_float(r[4]), _opt_int(r[5]))  # type: ignore[arg-type]
+            for r in rows
+        ),
+        key=lambda p: p.event_timestamp,
+    )
+    return Track(connection_id, tuple(points), int(rows[0][6]) if rows else 0)
+
+
+def series_from_rows(rows: Sequence[Sequence[Any]], window: Window, seconds: int) -> list[SeriesPoint]:
+    """Per-second rows (second, events, bytes) -> a dense series ending at `window.now`'s second."""
+    by_second = {utc(r[0]): (int(r[1]), int(r[2] or 0)) for r in rows}
+    end = window.now.replace(microsecond=0)
+    out = []
+    for i in range(seconds - 1, -1, -1):
+        s = end - dt.timedelta(seconds=i)
+        events, size = by_second.get(s, (0, 0))
+        out.append(SeriesPoint(s, events, size))
+    return out
+
+
+def keep_indices(n: int, max_points: int) -> np.ndarray:
+    """Which of `n` time-ordered points a downsampled track keeps: first, last, evenly between.
+
+    The same rule the SQL backends apply: point i is kept where floor(i * (m - 1) / (n - 1)) steps up.
+    """
+    if max_points < 2:
+        raise ValueError("a downsampled track keeps at least its first and last points (max_points >= 2)")
+    i = np.arange(n, dtype=np.int64)
+    if n <= max_points:
+        return i
+    bucket = np.floor(i.astype(np.float64) * (max_points - 1) / (n - 1))
+    prev = np.floor((i - 1).astype(np.float64) * (max_points - 1) / (n - 1))
+    return i[bucket > prev]
+
+
+def series_since(window: Window, seconds: int) -> dt.datetime:
+    """The first second of a `seconds`-long per-second series ending at the window's second."""
+    return window.now.replace(microsecond=0) - dt.timedelta(seconds=seconds - 1)
+
+
+def _opt_float(v: object) -> float | None:
+    return None if v is None else float(v)  # type: ignore[arg-type]
+
+
+def _opt_int(v: object) -> int | None:
+    return None if v is None else int(v)  # type: ignore[call-overload]

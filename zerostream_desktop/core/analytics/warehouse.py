@@ -1,0 +1,179 @@
+"""The Databricks SQL warehouse backend: the query suite as written, over databricks-sql-connector.
+
+Authentication is databricks-sdk's unified auth (profile, PAT, OAuth U2M or M2M): the connector gets
+the SDK config's header factory, so whatever signed the workspace call signs the SQL too. Results
+come back as Arrow. A warehouse that is stopped is started, and until it runs every call raises
+`NotReadyError` at once instead of blocking a dashboard refresh for minutes.
+
+Transport: the connector's default Thrift backend for `https` workspaces; its Statement Execution
+(REST) backend, `use_sea`, where the host is plain `http` (the workspace emulator the tests use:
+Thrift needs HTTPS and a Thrift server). The queries, parameters and Arrow handling are the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+from databricks import sql as dbsql
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
+from databricks.sdk.errors.base import DatabricksError
+from databricks.sdk.service.sql import State
+
+from zerostream_desktop.core.analytics import sql
+from zerostream_desktop.core.analytics.model import (
+    DEFAULT_TRACK_LIMIT,
+    DEFAULT_TRACK_POINTS,
+    MINUTE_S,
+    AnalyticsError,
+    Client,
+    Kpis,
+    NotReadyError,
+    SeriesPoint,
+    Track,
+    Window,
+    clients_from_rows,
+    kpis_from_row,
+    series_from_rows,
+    series_since,
+    track_from_rows,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_CHECK_S = 30.0  # how long a "running" answer is trusted before asking again after an error
+
+
+class WarehouseAnalytics:
+    """Thread-safe (one connection behind a lock); call from a worker, not the UI thread."""
+
+    def __init__(
+        self,
+        workspace: WorkspaceClient,
+        warehouse_id: str,
+        table: str,
+        *,
+        socket_timeout_s: float = 30.0,
+        use_sea: bool | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.warehouse_id = warehouse_id
+        self.catalog, self.schema_name, self.table = table.split(".")
+        self.description = f"SQL warehouse {warehouse_id} ({table})"
+        self._socket_timeout_s = socket_timeout_s
+        self._use_sea = use_sea
+        self._conn: Any = None
+        self._running_at = 0.0
+        self._lock = threading.Lock()
+
+    # --- the Analytics interface ------------------------------------------------------------
+
+    def kpis(self, window: Window) -> Kpis:
+        rows = self._query("kpis", {"active_since": window.active_since, "minute_since": window.minute_since})
+        return kpis_from_row(rows[0], window.minute_s)
+
+    def clients(self, window: Window) -> list[Client]:
+        return clients_from_rows(self._query("clients", {}), window)
+
+    def track(
+        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
+    ) -> Track:
+        if max_points < 2 or limit < 1:
+            raise ValueError("a track needs limit >= 1 and max_points >= 2")
+        params = {"connection_id": connection_id, "track_limit": limit, "max_points": max_points}
+        return track_from_rows(connection_id, self._query("track", params))
+
+    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]:
+        rows = self._query("series", {"since": series_since(window, seconds)})
+        return series_from_rows(rows, window, seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _query(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        text = sql.databricks(name, self.catalog, self.schema_name, self.table)
+        with self._lock:
+            self._ensure_running()
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                with self._conn.cursor() as cursor:
+                    cursor.execute(text, parameters=params)
+                    result: pa.Table = cursor.fetchall_arrow()
+            except dbsql.exc.Error as exc:
+                self._disconnect()
+                self._running_at = 0.0
+                raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
+            except OSError as exc:
+                self._disconnect()
+                raise AnalyticsError(f"cannot reach {self.description}: {exc}") from exc
+        return [tuple(r.values()) for r in result.to_pylist()]
+
+    def _ensure_running(self) -> None:
+        """Start a stopped warehouse and say so; never wait for it here."""
+        if time.monotonic() - self._running_at < STATE_CHECK_S and self._conn is not None:
+            return
+        try:
+            info = self.workspace.warehouses.get(self.warehouse_id)
+        except (Unauthenticated, PermissionDenied) as exc:
+            raise AnalyticsError(
+                f"not allowed to use {self.description}: {exc}. Check the credentials in Settings."
+            ) from exc
+        except NotFound as exc:
+            raise AnalyticsError(f"{self.description} does not exist; choose a warehouse in Settings") from exc
+        except (DatabricksError, OSError, ValueError) as exc:
+            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {_first_line(exc)}") from exc
+        name = f"SQL warehouse '{info.name}'"
+        if info.state is State.RUNNING:
+            self._running_at = time.monotonic()
+            return
+        if info.state in (State.STOPPED, State.STOPPING):
+            log.info("starting %s", name)
+            self.workspace.warehouses.start(self.warehouse_id)
+            raise NotReadyError(f"{name} was stopped and is starting; the dashboard fills in once it runs")
+        if info.state is State.STARTING:
+            raise NotReadyError(f"{name} is starting; the dashboard fills in once it runs")
+        raise AnalyticsError(
+            f"{name} is {info.state.value if info.state else 'in an unknown state'}; choose another in Settings"
+        )
+
+    def _connect(self) -> Any:
+        cfg = self.workspace.config
+        parts = urlsplit(cfg.host)
+        use_sea = parts.scheme == "http" if self._use_sea is None else self._use_sea
+        kwargs: dict[str, Any] = {}
+        if parts.scheme == "http":
+            kwargs.update(server_hostname=f"http://{parts.hostname}", _port=parts.port or 80)
+        else:
+            kwargs.update(server_hostname=parts.netloc)
+        return dbsql.connect(
+            **kwargs,
+            http_path=f"/sql/1.0/warehouses/{self.warehouse_id}",
+            credentials_provider=lambda: cfg.authenticate,
+            use_sea=use_sea,
+            enable_telemetry=False,
+            _socket_timeout=self._socket_timeout_s,
+            _retry_stop_after_attempts_count=3,
+            _retry_stop_after_attempts_duration=self._socket_timeout_s,
+            user_agent_entry="zerostream",
+        )
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception as exc:  # closing a broken connection: nothing left to save
+                log.debug("closing the warehouse connection: %s", exc)
+            self._conn = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
