@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tests.analytics import dataset
-from zerostream_desktop.core.analytics.model import Window
+from zerostream_desktop.core.analytics.model import DEFAULT_TRACK_LIMIT, DEFAULT_TRACK_POINTS, MINUTE_S, Window, refresh
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +71,11 @@ def test_series(backend, rows):
         got = backend.series(dataset.WINDOW, seconds)
         assert got == dataset.expected_series(rows, dataset.WINDOW, seconds)
         assert len(got) == seconds and sum(p.events for p in got) > 0
+
+
+def test_one_dashboard_refresh_answers_everything_at_once(backend, rows):
+    r = refresh(backend, dataset.WINDOW, track_of=dataset.LONG)
+    assert dataclasses.asdict(r.kpis) == approx_kpis(dataset.expected_kpis(rows, dataset.WINDOW))
+    assert [dataclasses.asdict(c) for c in r.clients] == approx_clients(dataset.expected_clients(rows, dataset.WINDOW))
+    assert r.track == dataset.expected_track(rows, dataset.LONG, DEFAULT_TRACK_LIMIT, DEFAULT_TRACK_POINTS)
+    assert r.series == dataset.expected_series(rows, dataset.WINDOW, MINUTE_S)

@@ -36,7 +36,15 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from zerostream_desktop.core import schema
-from zerostream_desktop.core.analytics import sql
+from zerostream_desktop.core.analytics import local_state, sql
+from zerostream_desktop.core.analytics.local_state import (
+    LATEST_FIELDS,
+    ClientTable,
+    RecentLandings,
+    SeenEvents,
+    micros,
+    micros_of,
+)
 from zerostream_desktop.core.analytics.model import (
     DEFAULT_TRACK_LIMIT,
     DEFAULT_TRACK_POINTS,
@@ -44,6 +52,7 @@ from zerostream_desktop.core.analytics.model import (
     AnalyticsError,
     Client,
     Kpis,
+    Refresh,
     SeriesPoint,
     Track,
     TrackPoint,
@@ -54,12 +63,11 @@ from zerostream_desktop.core.analytics.model import (
     series_from_rows,
     series_since,
     track_from_rows,
-    utc,
 )
 
 log = logging.getLogger(__name__)
 
-RECENT_S = 300  # landings kept in memory: the minute windows and series up to 5 minutes
+RECENT_S = 120  # landings kept in memory: the minute figures and series up to 2 minutes
 TRACK_CACHE = 8  # devices whose recent points are kept and extended as rows arrive
 
 _FEED_COLUMNS = [
@@ -67,57 +75,28 @@ _FEED_COLUMNS = [
     "payload_bytes", "latitude", "longitude", "heading_deg", "battery_pct", "signal_strength", "speed_kmh",
 ]  # fmt: skip
 _SOURCE = "events_source"
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-# Client state: the suite's client row plus `latest`, the (event_timestamp, event_id) of the latest
-# event. The same aggregate folds a batch into the state (the union of both, grouped again).
-_CLIENT_STATE_SQL = """
+_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC, zerobus_offset DESC) = 1"
+# Each client's totals and latest event, as ClientTable keeps them, from the deduplicated rows.
+_CLIENT_STATE_SQL = f"""
 SELECT connection_id,
-       {events} AS events,
-       {bytes} AS bytes,
-       min({first}) AS first_seen,
-       max({last}) AS last_seen,
-       arg_max_null(device_name, {key}) AS device_name,
-       arg_max_null(latitude, {key}) AS latitude,
-       arg_max_null(longitude, {key}) AS longitude,
-       arg_max_null(battery_pct, {key}) AS battery_pct,
-       arg_max_null(signal_strength, {key}) AS signal_strength,
-       arg_max_null(speed_kmh, {key}) AS speed_kmh,
-       max({key}) AS latest
-FROM {source}
+       count(*) AS events,
+       coalesce(sum(payload_bytes), 0) AS bytes,
+       epoch_us(min(event_timestamp)) AS first_us,
+       epoch_us(max(ingested_at)) AS last_us,
+       epoch_us(max(event_timestamp)) AS latest_ts,
+       arg_max(event_id, (event_timestamp, event_id)) AS latest_id,
+       {", ".join(f"arg_max_null({f}, (event_timestamp, event_id)) AS {f}" for f in LATEST_FIELDS)}
+FROM (SELECT * FROM {_SOURCE} {_LATEST_LANDING})
 GROUP BY connection_id
 """
-_FROM_ROWS = {
-    "events": "count(*) FILTER (WHERE is_new)",
-    "bytes": "coalesce(sum(payload_bytes) FILTER (WHERE is_new), 0)",
-    "first": "event_timestamp",
-    "last": "ingested_at",
-    "key": "{'ts': event_timestamp, 'id': event_id}",
-}
-_FROM_STATES = {
-    "events": "sum(events)",
-    "bytes": "sum(bytes)",
-    "first": "first_seen",
-    "last": "last_seen",
-    "key": "latest",
-}
-_KPI_TOTALS_SQL = """
-SELECT coalesce(sum(events), 0), count(*), coalesce(sum(bytes), 0),
-       count(*) FILTER (WHERE last_seen >= $active_since), max(last_seen)
-FROM clients
+_RECENT_SQL = f"""
+SELECT hash(event_id) AS hash, epoch_us(ingested_at) AS ing,
+       epoch_us(ingested_at) - epoch_us(event_timestamp) AS lag,
+       coalesce(payload_bytes, 0)::BIGINT AS size, coalesce(zerobus_offset, 0) AS offset
+FROM {_SOURCE}
+WHERE ingested_at >= $since
+{_LATEST_LANDING}
 """
-_KPI_MINUTE_SQL = """
-SELECT count(*), coalesce(sum(payload_bytes), 0),
-       quantile_cont(epoch_us(ingested_at) - epoch_us(event_timestamp), 0.5),
-       quantile_cont(epoch_us(ingested_at) - epoch_us(event_timestamp), 0.95)
-FROM recent WHERE ingested_at >= $since
-"""
-_SERIES_SQL = """
-SELECT date_trunc('second', ingested_at), count(*), coalesce(sum(payload_bytes), 0)
-FROM recent WHERE ingested_at >= $since GROUP BY 1 ORDER BY 1
-"""
-_RECENT_COLUMNS = "event_id, connection_id, event_timestamp, ingested_at, zerobus_offset, payload_bytes"
-_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC, zerobus_offset DESC) = 1"
 _TRACK_POINTS_SQL = f"""
 SELECT event_id, event_timestamp, latitude, longitude, speed_kmh, heading_deg, battery_pct
 FROM {_SOURCE}
@@ -126,44 +105,6 @@ WHERE connection_id = $connection_id AND latitude IS NOT NULL AND longitude IS N
 ORDER BY event_timestamp DESC, event_id DESC
 LIMIT $track_limit
 """
-
-
-class _SeenEvents:
-    """The set of events seen so far, as sorted runs of 64-bit hashes merged like a binary counter."""
-
-    def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
-
-    def __len__(self) -> int:
-        return sum(len(r) for r in self.runs)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.runs)
-
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(hashes), dtype=bool)
-        for run in self.runs:
-            i = np.searchsorted(run, hashes)
-            i[i == len(run)] = 0
-            found |= run[i] == hashes
-        return found
-
-    def add_sorted_unique(self, hashes: np.ndarray) -> None:
-        self.runs.append(hashes)
-        while len(self.runs) > 1 and len(self.runs[-1]) * 2 >= len(self.runs[-2]):
-            last = self.runs.pop()
-            self.runs[-1] = np.union1d(self.runs[-1], last)
-
-    def first_landings(self, hashes: np.ndarray) -> np.ndarray:
-        """Mark each hash that is new (not seen before, first in this batch) and remember them."""
-        unique, first = np.unique(hashes, return_index=True)
-        unseen = ~self.contains(unique)
-        mask = np.zeros(len(hashes), dtype=bool)
-        mask[first[unseen]] = True
-        if unseen.any():
-            self.add_sorted_unique(unique[unseen])
-        return mask
 
 
 @dataclass
@@ -177,7 +118,7 @@ class _TrackCache:
         if new.num_rows == 0:
             return
         self.ids = np.concatenate([self.ids, new["event_id"].to_numpy(zero_copy_only=False).astype(object)])
-        self.ts = np.concatenate([self.ts, _micros(new["event_timestamp"])])
+        self.ts = np.concatenate([self.ts, micros(new["event_timestamp"])])
         for name in self.cols:
             self.cols[name] = np.concatenate([self.cols[name], _floats(new[name])])
         order = np.lexsort((self.ids, self.ts))[-self.limit :]
@@ -195,11 +136,14 @@ class LocalDeltaAnalytics:
         self._table: DeltaTable | None = None
         self._db = duckdb.connect()
         self._db.execute("SET TimeZone = 'UTC'")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._pinned: bool | None = None
         self._version = -1  # the version the state reflects; -1: no state
-        self._seen = _SeenEvents()
-        self._latest = _EPOCH  # the latest landing seen
-        self._horizon: dt.datetime | None = None  # `recent` is complete from here on
+        self._seen = SeenEvents()
+        self._clients = ClientTable()
+        self._recent = RecentLandings()
+        self._latest_us = 0  # the latest landing seen
+        self._horizon_us: int | None = None  # `_recent` is complete from here on
         self._older_rows = False  # whether landings before the horizon exist
         self._tracks: OrderedDict[str, _TrackCache] = OrderedDict()
         self.stats = {"rebuilds": 0, "feed_rows": 0}
@@ -216,23 +160,15 @@ class LocalDeltaAnalytics:
                 return Kpis()
             if not self.incremental or not self._recent_covers(window.minute_since):
                 return self._full_kpis(window)
-            totals = self._db.execute(_KPI_TOTALS_SQL, {"active_since": window.active_since}).fetchall()[0]
-            minute = self._db.execute(_KPI_MINUTE_SQL, {"since": window.minute_since}).fetchall()[0]
-        assert totals is not None and minute is not None
-        row = (totals[0], totals[1], totals[2], totals[3], minute[0], minute[1], minute[2], minute[3], totals[4])
-        return kpis_from_row(row, window.minute_s)
+            return local_state.kpis(self._clients, self._recent, window)
 
     def clients(self, window: Window) -> list[Client]:
         with self._lock:
             if not self._sync():
                 return []
-            if not self.incremental:
-                rows = self._full("clients", {})
-            else:
-                rows = self._db.execute(
-                    "SELECT connection_id, device_name, events, bytes, first_seen, last_seen, latitude, longitude,"
-                    " battery_pct, signal_strength, speed_kmh FROM clients"
-                ).fetchall()
+            if self.incremental:
+                return self._clients.clients(window)
+            rows = self._full("clients", {})
         return clients_from_rows(rows, window)
 
     def track(
@@ -258,7 +194,7 @@ class LocalDeltaAnalytics:
             ts, cols = cache.ts[keep], {k: v[keep] for k, v in cache.cols.items()}
         points = tuple(
             TrackPoint(
-                _from_micros(int(ts[j])), float(cols["latitude"][j]), float(cols["longitude"][j]),
+                _datetime(int(ts[j])), float(cols["latitude"][j]), float(cols["longitude"][j]),
                 _nan_none(cols["speed_kmh"][j]), _nan_none(cols["heading_deg"][j]), _nan_int(cols["battery_pct"][j]),
             )
             for j in range(len(keep))
@@ -270,11 +206,22 @@ class LocalDeltaAnalytics:
         with self._lock:
             if not self._sync():
                 return series_from_rows([], window, seconds)
-            if not self.incremental or not self._recent_covers(since):
-                rows = self._full("series", {"since": since})
-            else:
-                rows = self._db.execute(_SERIES_SQL, {"since": since}).fetchall()
+            if self.incremental and self._recent_covers(since):
+                return self._recent.series(since, seconds)
+            rows = self._full("series", {"since": since})
         return series_from_rows(rows, window, seconds)
+
+    def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
+        """One dashboard beat: the table is asked for new versions once, not once per figure."""
+        with self._lock:
+            self._pinned = self._sync()
+            try:
+                return Refresh(
+                    window, self.kpis(window), self.clients(window), self.track(track_of) if track_of else None,
+                    self.series(window, series_s) if series_s else [],
+                )  # fmt: skip
+            finally:
+                self._pinned = None
 
     # --- keeping the state current ----------------------------------------------------------
 
@@ -290,6 +237,8 @@ class LocalDeltaAnalytics:
 
     def _sync(self) -> bool:
         """Bring the state up to the table's latest version; False when there is no table yet."""
+        if self._pinned is not None:  # inside refresh(): synced at its start
+            return self._pinned
         try:
             table = self._open()
         except (DeltaError, OSError) as exc:
@@ -325,25 +274,21 @@ class LocalDeltaAnalytics:
         self._version = table.version()
         self._point_source(list(table.file_uris()))
         hashes = self._db.execute(f"SELECT DISTINCT hash(event_id) AS h FROM {_SOURCE} ORDER BY h").fetchnumpy()["h"]
-        self._seen = _SeenEvents()
+        self._seen = SeenEvents()
         if len(hashes):
             self._seen.add_sorted_unique(np.asarray(hashes, dtype=np.uint64))
-        deduped = f"(SELECT *, true AS is_new FROM {_SOURCE} {_LATEST_LANDING})"
-        self._db.execute(
-            f"CREATE OR REPLACE TEMP TABLE clients AS {_CLIENT_STATE_SQL.format(source=deduped, **_FROM_ROWS)}"
-        ).fetchall()
-        latest = self._db.execute(f"SELECT max(ingested_at) FROM {_SOURCE}").fetchall()[0][0]
-        self._latest = utc(latest) or _EPOCH
-        self._horizon = self._latest - dt.timedelta(seconds=RECENT_S)
-        self._db.execute(
-            f"CREATE OR REPLACE TEMP TABLE recent AS SELECT {_RECENT_COLUMNS} FROM {_SOURCE}"
-            f" WHERE ingested_at >= $since {_LATEST_LANDING}",
-            {"since": self._horizon},
-        ).fetchall()
+        self._clients = ClientTable()
+        self._clients.load(self._db.sql(_CLIENT_STATE_SQL).to_arrow_table())
+        latest = self._db.execute(f"SELECT epoch_us(max(ingested_at)) FROM {_SOURCE}").fetchall()[0][0]
+        self._latest_us = int(latest or 0)
+        self._horizon_us = self._latest_us - RECENT_S * 1_000_000
+        self._recent = RecentLandings()
+        rows = self._db.execute(_RECENT_SQL, {"since": _datetime(self._horizon_us)}).fetchnumpy()
+        self._recent.add({k: np.asarray(v) for k, v in rows.items()}, resent=False)
         older = self._db.execute(
-            f"SELECT count(*) FROM {_SOURCE} WHERE ingested_at < $since", {"since": self._horizon}
+            f"SELECT count(*) FROM {_SOURCE} WHERE ingested_at < $since", {"since": _datetime(self._horizon_us)}
         ).fetchall()[0]
-        self._older_rows = bool(older and older[0])
+        self._older_rows = bool(older[0])
         self._tracks.clear()
         log.info(
             "analytics state for %s built at version %d in %.0f ms: %d events",
@@ -360,50 +305,38 @@ class LocalDeltaAnalytics:
         if feed.num_rows == 0:
             return
         self.stats["feed_rows"] += feed.num_rows
+        feed = feed.drop_columns(["_change_type"]).cast(_feed_schema())
         self._db.register("feed", feed)
         try:
-            latest = utc(pc.max(feed["ingested_at"]).as_py())
-            if latest is not None and latest > self._latest:
-                self._latest = latest
-            hashes = self._db.execute("SELECT hash(event_id) AS h FROM feed").fetchnumpy()["h"]
-            is_new = self._seen.first_landings(np.asarray(hashes, dtype=np.uint64))
-            batch = feed.append_column("is_new", pa.array(is_new))
-            self._db.register("batch", batch)
-            folded = f"(SELECT * FROM clients UNION ALL ({_CLIENT_STATE_SQL.format(source='batch', **_FROM_ROWS)}))"
-            self._db.execute(
-                f"CREATE OR REPLACE TEMP TABLE clients AS {_CLIENT_STATE_SQL.format(source=folded, **_FROM_STATES)}"
-            ).fetchall()
-            self._db.execute(
-                f"INSERT INTO recent SELECT {_RECENT_COLUMNS} FROM batch WHERE ingested_at >= $since",
-                {"since": self._horizon},
-            ).fetchall()
-            if not is_new.all():  # a resend: keep only each event's latest landing
-                self._db.execute(
-                    f"CREATE OR REPLACE TEMP TABLE recent AS SELECT * FROM recent {_LATEST_LANDING}"
-                ).fetchall()
-            if self._tracks:
-                mine = self._db.sql(
-                    "SELECT connection_id, event_id, event_timestamp, latitude, longitude, speed_kmh, heading_deg,"
-                    " battery_pct FROM batch WHERE is_new AND list_contains($ids, connection_id)"
-                    " AND latitude IS NOT NULL AND longitude IS NOT NULL",
-                    params={"ids": list(self._tracks)},
-                ).to_arrow_table()
-                for cid, cache in self._tracks.items():
-                    cache.extend(mine.filter(pc.equal(mine["connection_id"], cid)))
+            hashes = np.asarray(self._db.execute("SELECT hash(event_id) AS h FROM feed").fetchnumpy()["h"], np.uint64)
         finally:
             self._db.unregister("feed")
-            self._db.unregister("batch")
+        is_new = self._seen.first_landings(hashes)
+        self._clients.fold(feed, is_new)
+        ing = micros(feed["ingested_at"])
+        self._latest_us = max(self._latest_us, int(ing.max()))
+        keep = ing >= (self._horizon_us or 0)
+        chunk = {
+            "hash": hashes[keep], "ing": ing[keep], "lag": (ing - micros(feed["event_timestamp"]))[keep],
+            "size": _ints(feed["payload_bytes"])[keep], "offset": _ints(feed["zerobus_offset"])[keep],
+        }  # fmt: skip
+        self._recent.add(chunk, resent=not is_new.all())
+        if self._tracks:
+            wanted = pc.is_in(feed["connection_id"], value_set=pa.array(list(self._tracks), pa.string()))
+            located = pc.and_(pc.is_valid(feed["latitude"]), pc.is_valid(feed["longitude"]))
+            mine = feed.filter(pc.and_(pc.and_(wanted, located), pa.array(is_new)))
+            for cid, cache in self._tracks.items():
+                cache.extend(mine.filter(pc.equal(mine["connection_id"], cid)))
 
     def _prune(self) -> None:
         """Drop landings older than RECENT_S before the latest one (data time, not the wall clock)."""
-        horizon = self._latest - dt.timedelta(seconds=RECENT_S)
-        if self._horizon is not None and horizon > self._horizon + dt.timedelta(seconds=10):
-            deleted = self._db.execute("DELETE FROM recent WHERE ingested_at < $h", {"h": horizon}).fetchall()[0]
-            self._older_rows = self._older_rows or bool(deleted and deleted[0])
-            self._horizon = horizon
+        horizon = self._latest_us - RECENT_S * 1_000_000
+        if self._horizon_us is not None and horizon > self._horizon_us + 10_000_000:
+            self._older_rows = self._recent.prune(horizon) or self._older_rows
+            self._horizon_us = horizon
 
     def _recent_covers(self, since: dt.datetime) -> bool:
-        return self._horizon is not None and (since >= self._horizon or not self._older_rows)
+        return self._horizon_us is not None and (micros_of(since) >= self._horizon_us or not self._older_rows)
 
     def _load_track(self, connection_id: str, limit: int) -> _TrackCache:
         assert self._table is not None
@@ -411,7 +344,7 @@ class LocalDeltaAnalytics:
         rows = self._db.sql(
             _TRACK_POINTS_SQL, params={"connection_id": connection_id, "track_limit": limit}
         ).to_arrow_table()
-        order = np.lexsort((rows["event_id"].to_numpy(zero_copy_only=False), _micros(rows["event_timestamp"])))
+        order = np.lexsort((rows["event_id"].to_numpy(zero_copy_only=False), micros(rows["event_timestamp"])))
         rows = rows.take(pa.array(order))
         cols = {
             name: _floats(rows[name]) for name in ("latitude", "longitude", "speed_kmh", "heading_deg", "battery_pct")
@@ -419,7 +352,7 @@ class LocalDeltaAnalytics:
         return _TrackCache(
             limit,
             rows["event_id"].to_numpy(zero_copy_only=False).astype(object),
-            _micros(rows["event_timestamp"]),
+            micros(rows["event_timestamp"]),
             cols,
         )
 
@@ -442,27 +375,27 @@ class LocalDeltaAnalytics:
         return kpis_from_row(row, window.minute_s)
 
     def memory_bytes(self) -> int:
-        """What the incremental state holds (hash runs, the client and recent tables, track caches)."""
+        """What the incremental state holds (event hashes, clients, recent landings, track caches)."""
         with self._lock:
             tracks = sum(c.ts.nbytes * 7 for c in self._tracks.values())
-            db = self._db.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchall()[0]
-        return self._seen.nbytes + tracks + int(db[0] if db else 0)
+            return self._seen.nbytes + self._clients.nbytes + self._recent.nbytes + tracks
 
 
-def _micros(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(
-        pc.cast(col, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
+def _feed_schema() -> pa.Schema:
+    arrow = schema.arrow_schema()
+    return pa.schema([arrow.field(name) for name in _FEED_COLUMNS])
+
+
+def _datetime(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+def _ints(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(col, 0).to_numpy(zero_copy_only=False), np.int64)
 
 
 def _floats(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
-def _from_micros(us: int) -> dt.datetime:
-    value = utc(dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=us))
-    assert value is not None
-    return value
 
 
 def _nan_none(v: float) -> float | None:

@@ -81,11 +81,13 @@ def client_status(last_seen: dt.datetime, now: dt.datetime, active_window_s: int
     return ClientStatus.IDLE if age <= offline_after_s else ClientStatus.OFFLINE
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Client:
     """One device: totals, when it was first and last seen, and the values of its latest event.
 
-    `first_seen` is its earliest event's device time, `last_seen` its latest landing time.
+    `first_seen` is its earliest event's device time, `last_seen` its latest landing time. Treat it as
+    a value (not frozen only because a frozen data class is 4x slower to build, and a refresh builds
+    one per device).
     """
 
     connection_id: str
@@ -169,7 +171,10 @@ class Analytics(Protocol):
 
 
 def refresh(backend: Analytics, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
-    """Everything one dashboard beat needs, from one backend."""
+    """Everything one dashboard beat needs, from one backend (in one go where the backend can)."""
+    own = getattr(backend, "refresh", None)
+    if own is not None:
+        return own(window, track_of, series_s)  # type: ignore[no-any-return]
     return Refresh(
         window=window,
         kpis=backend.kpis(window),
