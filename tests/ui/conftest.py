@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings
+
+from zerostream_desktop.ui.map_view import prepare_web_engine
+
+prepare_web_engine()  # before pytest-qt creates the QApplication
+
+from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +21,18 @@ def isolated_qsettings(tmp_path: Path, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
     yield
     QSettings().clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delete_widgets_before_exit(qapp):
+    """Web views must be gone before the QApplication: a page outliving its profile segfaults at exit."""
+    yield
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        QCoreApplication.processEvents()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,7 @@ class _Running:
     """What the app started, so it can be stopped even if the event loop dies first."""
 
     stack: Any = None
+    restart_delay_s: float = 1.0  # how long a dead localbus stays down before it is started again
 
 
 async def _run(window: Any, settings: Settings, start: bool, running: _Running) -> None:
@@ -72,16 +74,55 @@ async def _run(window: Any, settings: Settings, start: bool, running: _Running) 
     window.simulator.can_generate = controller.has_room
     controller.stats_changed.connect(window.show_stream)
     window.resume_requested.connect(controller.resume)
-    stack = running.stack = await _connect(window, settings, controller, executor)
+    running.stack = await _connect(window, settings, controller, executor)
     refresher = loop.create_task(_refresh_dashboard(window, settings, controller, executor))
+    watchdog = loop.create_task(_watch_local_stack(window, running, executor)) if running.stack else None
     if start:
         window.simulator.start()
     await closed
     refresher.cancel()
+    if watchdog is not None:
+        watchdog.cancel()
     await controller.stop(timeout=5.0)
-    if stack is not None:
-        await loop.run_in_executor(executor, stack.stop)
+    if running.stack is not None:
+        await loop.run_in_executor(executor, running.stack.stop)
     executor.shutdown(wait=True)
+
+
+async def _watch_local_stack(window: Any, running: _Running, executor: ThreadPoolExecutor) -> None:
+    """If localbus dies (killed, crashed), start it again on the same port; the streamer reconnects
+    by itself and resends what the spool holds."""
+    from urllib.parse import urlsplit
+
+    from zerostream_desktop.localbus.supervisor import LocalStackError, start_local_stack
+
+    loop = asyncio.get_running_loop()
+    delay = running.restart_delay_s
+    while True:
+        await asyncio.sleep(1.0)
+        stack = running.stack
+        if stack.running():
+            delay = running.restart_delay_s
+            continue
+        code = stack.process.poll() if stack.process is not None else None
+        why = f"exited with code {code}" if code is not None else "is gone"
+        log.warning("localbus %s; restarting it in %.0f s (streaming reconnects and resends)", why, delay)
+        window.show_local_stack(None, f"localbus {why}; restarting…")
+        await asyncio.sleep(delay)
+        port = urlsplit(stack.endpoint).port
+        try:
+            restart = functools.partial(
+                start_local_stack, stack.data_dir, stack.token, extra_args=("--port", str(port))
+            )
+            new = await loop.run_in_executor(executor, restart)
+        except (LocalStackError, OSError) as exc:
+            log.error("cannot restart localbus: %s", exc)
+            window.show_local_stack(None, str(exc))
+            delay = min(delay * 2, 30.0)
+            continue
+        running.stack = new
+        window.show_local_stack(new.endpoint, ca_cert=new.ca_cert, token=new.token)
+        log.info("localbus is back at %s", new.endpoint)
 
 
 async def _refresh_dashboard(window: Any, settings: Settings, controller: Any, executor: ThreadPoolExecutor) -> None:
@@ -93,28 +134,44 @@ async def _refresh_dashboard(window: Any, settings: Settings, controller: Any, e
 
     loop = asyncio.get_running_loop()
     backend = None
+    wake = asyncio.Event()
+    track_wanted = [False]
+
+    def on_track_requested(_connection_id: str) -> None:
+        track_wanted[0] = True
+        wake.set()
+
+    dashboard = window.dashboard
+    dashboard.track_requested.connect(on_track_requested)
     try:
         while True:
             started = loop.time()
             now = dt.datetime.now(dt.UTC)
+            selected = dashboard.selected_client
+            with_track = selected if selected and (track_wanted[0] or dashboard.follow.isChecked()) else None
+            track_wanted[0] = False
             try:
                 if backend is None:
                     backend = await loop.run_in_executor(executor, open_analytics, settings)
-                    window.dashboard.show_source(backend.description)
+                    dashboard.show_source(backend.description)
                 w = Window(now, settings.active_window_seconds, max(300, settings.active_window_seconds))
-                result = await loop.run_in_executor(executor, refresh, backend, w)
+                result = await loop.run_in_executor(executor, refresh, backend, w, with_track)
             except NotReadyError as exc:
-                window.dashboard.show_waiting(str(exc))
+                dashboard.show_waiting(str(exc))
             except (AnalyticsError, SettingsError, OSError) as exc:
                 log.warning("dashboard refresh failed: %s", exc)
-                window.dashboard.show_error(str(exc))
+                dashboard.show_error(str(exc))
             else:
                 snapshot = controller.snapshot()
-                window.dashboard.show_source(backend.description)
-                window.dashboard.show_kpis(result.kpis, snapshot.ack_p95_ms if snapshot else None, now)
-                window.dashboard.show_series(result.series, now)
-                window.dashboard.show_clients(result.clients)
-            await asyncio.sleep(max(0.1, 1.0 - (loop.time() - started)))
+                dashboard.show_source(backend.description)
+                dashboard.show_kpis(result.kpis, snapshot.ack_p95_ms if snapshot else None, now)
+                dashboard.show_series(result.series, now)
+                dashboard.show_clients(result.clients)
+                if result.track is not None:
+                    dashboard.show_track(result.track)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=max(0.05, 1.0 - (loop.time() - started)))
+            wake.clear()
     finally:
         if backend is not None:
             await loop.run_in_executor(executor, backend.close)
@@ -148,6 +205,9 @@ async def _connect(window: Any, settings: Settings, controller: Any, executor: T
 
 
 def run_app(settings: Settings, start: bool = False) -> int:
+    from zerostream_desktop.ui.map_view import prepare_web_engine
+
+    prepare_web_engine()
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
 
@@ -167,4 +227,4 @@ def run_app(settings: Settings, start: bool = False) -> int:
         if running.stack is not None:
             running.stack.stop()  # spooled records are safe on disk; they go first next time
         return 1
-    return 0
+    return 0  # the caller leaves with os._exit(): no Qt destructors run, none can crash at exit

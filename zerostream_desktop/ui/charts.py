@@ -19,7 +19,7 @@ class SeriesChart(pg.PlotWidget):  # type: ignore[misc]
 
     def __init__(self, y_label: str, series: dict[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background=None)
-        self.setMinimumHeight(100)
+        self.setMinimumHeight(80)
         self.setMaximumHeight(260)
         self.setLabel("left", y_label)
         self.setLabel("bottom", "seconds ago")

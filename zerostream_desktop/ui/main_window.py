@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
         self.stream_label = QLabel("Streaming: not connected")
+        self.last_stream: object = None  # the latest StreamSnapshot shown
         self.statusBar().addPermanentWidget(self.stream_label)
         self.statusBar().addPermanentWidget(self.stack_label)
         self.statusBar().addPermanentWidget(self.endpoint_label)
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
 
     def show_stream(self, snapshot: object) -> None:
         """Status bar line for the streamer (a StreamSnapshot); a pause shows the endpoint's reason."""
+        self.last_stream = snapshot
         text = snapshot.status_text()  # type: ignore[attr-defined]
         self.simulator.rate_chart.add(snapshot.sent, snapshot.acked)  # type: ignore[attr-defined]
         self.stream_label.setText(f"Streaming: {text}")

@@ -97,7 +97,7 @@ class StreamController(QObject):
             return None
         st = s.stats
         return StreamSnapshot(
-            str(st.state),
+            str(s.visible_state()),
             st.generated,
             st.sent,
             st.acked,

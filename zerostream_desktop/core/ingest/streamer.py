@@ -31,6 +31,9 @@ from zerostream_desktop.core.ingest.spool import Spool, SpooledRecord
 log = logging.getLogger(__name__)
 
 
+STALLED_AFTER_S = 5.0  # records in flight and no acknowledgement for this long: shown as reconnecting
+
+
 class StreamState(enum.StrEnum):
     STOPPED = "stopped"
     CONNECTING = "connecting"
@@ -65,6 +68,8 @@ class StreamStats:
     last_error: str = ""
     per_device: Counter[str] = field(default_factory=Counter)
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+
+    last_progress: float = 0.0  # monotonic time of the last acknowledgement or new stream
 
     def latency(self, q: float) -> float:
         return float(np.percentile(np.fromiter(self.latencies_ms, float), q)) if self.latencies_ms else float("nan")
@@ -151,6 +156,7 @@ class Streamer:
             stream = None
             try:
                 stream = await self._create_stream()
+                self.stats.last_progress = time.monotonic()
                 self._set_state(StreamState.STREAMING)
                 backoff = 0.5
                 await self._session(stream)
@@ -171,6 +177,18 @@ class Streamer:
                 await self._close_quietly(stream)
         if self.stats.state is not StreamState.PAUSED:  # a pause stays visible after stopping
             self._set_state(StreamState.STOPPED)
+
+    def visible_state(self, stalled_after_s: float = STALLED_AFTER_S) -> StreamState:
+        """The state to show: the SDK recovers a lost connection by itself, without telling; records in
+        flight with no acknowledgement for `stalled_after_s` mean it is doing so."""
+        st = self.stats.state
+        if (
+            st is StreamState.STREAMING
+            and self._in_flight
+            and time.monotonic() - self.stats.last_progress > stalled_after_s
+        ):
+            return StreamState.RECONNECTING
+        return st
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Send what is spooled and wait for its acks, up to `timeout`; the rest stays in the spool."""
@@ -288,6 +306,7 @@ class Streamer:
         s.bytes_acked += sum(len(r.payload) for r in records)
         s.per_device.update(r.device for r in records)
         s.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+        s.last_progress = time.monotonic()
 
     async def _isolate(self, reason: str) -> None:
         """Find the records the endpoint refuses among the unacknowledged ones, by halving."""

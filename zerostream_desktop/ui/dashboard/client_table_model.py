@@ -45,6 +45,13 @@ class ClientTableModel(HeaderTableModel):
     def client(self, row: int) -> Client:
         return self._rows[row]
 
+    def row_of(self, connection_id: str) -> int:
+        """The row of a client, or -1."""
+        for i, c in enumerate(self._rows):
+            if c.connection_id == connection_id:
+                return i
+        return -1
+
     def row_count(self) -> int:
         return len(self._rows)
 

@@ -1,13 +1,27 @@
-"""Dashboard pane: KPI tiles and the client table over the sensor table (charts and map come next)."""
+"""Dashboard pane: KPI tiles, charts, the client table and the map, over the analytics backend.
+
+Selecting a client (in the table or on the map) asks for its track; the app's refresh loop reads
+`selected_client` and `follow` and hands back what to draw. The pane never reads data itself.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint
+from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint, Track
 from zerostream_desktop.ui.charts import SeriesChart
 from zerostream_desktop.ui.dashboard.client_table_model import FILTER_ROLE, SORT_ROLE, ClientTableModel
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
@@ -16,8 +30,11 @@ LANDED = "landed in the table"
 
 
 class DashboardPane(QWidget):
-    def __init__(self, source: str, parent: QWidget | None = None) -> None:
+    track_requested = Signal(str)  # a client was selected: its track is wanted now ("" = none)
+
+    def __init__(self, source: str, parent: QWidget | None = None, with_map: bool = True) -> None:
         super().__init__(parent)
+        self.selected_client: str | None = None
         self.tiles = KpiTiles()
         self.source = QLabel(f"Reading {source}")
         self.source.setWordWrap(True)
@@ -42,11 +59,39 @@ class DashboardPane(QWidget):
         charts = QHBoxLayout()
         charts.addWidget(self.events_chart)
         charts.addWidget(self.latency_chart)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.filter)
+        left_layout.addWidget(self.table, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("dashboardSplitter")
+        self.splitter.addWidget(left)
+        self.map = None
+        self.follow = QCheckBox("&Follow", toolTip="Keep the selected track growing live and in view")
+        self.follow.setChecked(True)
+        self.track_label = QLabel("Select a client to see its track")
+        if with_map:
+            from zerostream_desktop.ui.map_view import MapView
+
+            self.map = MapView()
+            self.map.device_clicked.connect(self.select_client)
+            self.map.track_drawn.connect(self._track_drawn)
+            right = QWidget()
+            right_layout = QVBoxLayout(right)
+            right_layout.setContentsMargins(0, 0, 0, 0)
+            bar = QHBoxLayout()
+            bar.addWidget(self.track_label, 1)
+            bar.addWidget(self.follow)
+            right_layout.addLayout(bar)
+            right_layout.addWidget(self.map, 1)
+            self.splitter.addWidget(right)
+            self.splitter.setSizes([500, 600])
         layout = QVBoxLayout(self)
         layout.addWidget(self.tiles)
         layout.addLayout(charts)
-        layout.addWidget(self.filter)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.source)
 
     def show_kpis(self, kpis: Kpis, ack_p95_ms: float | None = None, now: dt.datetime | None = None) -> None:
@@ -62,6 +107,60 @@ class DashboardPane(QWidget):
 
     def show_clients(self, clients: list[Client]) -> None:
         self.clients.set_rows(clients)
+        if self.selected_client and not self.table.selectionModel().hasSelection():
+            self._select_row(self.selected_client)  # a reset (new clients) dropped the selection
+        if self.map is not None:
+            self.map.show_devices(clients)
+
+    def show_track(self, track: Track) -> None:
+        """Draw the selected client's track (the app calls this with what the backend returned)."""
+        if self.map is None or track.connection_id != self.selected_client:
+            return
+        row = self.clients.row_of(track.connection_id)
+        name = self.clients.client(row).device_name if row >= 0 else None
+        first = self.map.last_track is None or self.map.last_track.get("id") != track.connection_id
+        self.map.show_track(track, name=name, fit=first, follow=self.follow.isChecked())
+
+    def select_client(self, connection_id: str) -> None:
+        """Select a client as if clicked in the table (the map calls this)."""
+        if not self._select_row(connection_id) and self.filter.text():
+            self.filter.clear()  # the filter hid it
+            self._select_row(connection_id)
+
+    def _select_row(self, connection_id: str) -> bool:
+        row = self.clients.row_of(connection_id)
+        if row < 0:
+            return False
+        index = self.proxy.mapFromSource(self.clients.index(row, 0))
+        if not index.isValid():
+            return False
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(index, flags)
+        self.table.scrollTo(index)
+        return True
+
+    def _selection_changed(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return  # keep the track: a model reset clears the selection for a moment
+        client = self.clients.client(self.proxy.mapToSource(rows[0]).row())
+        if client.connection_id == self.selected_client:
+            return
+        self.selected_client = client.connection_id
+        self.track_label.setText(f"Track of {client.device_name or client.connection_id}: loading…")
+        if self.map is not None:
+            self.map.select(client.connection_id)
+        self.track_requested.emit(client.connection_id)
+
+    def _track_drawn(self, info: dict[str, object]) -> None:
+        if not info.get("id"):
+            self.track_label.setText("Select a client to see its track")
+            return
+        row = self.clients.row_of(str(info["id"]))
+        name = (self.clients.client(row).device_name if row >= 0 else None) or info["id"]
+        points, total = info.get("points", 0), info.get("total", 0)
+        more = f" (of the latest {total:,}, downsampled)" if total != points else ""
+        self.track_label.setText(f"Track of {name}: {points:,} points{more}")
 
     def show_source(self, description: str) -> None:
         self.source.setText(f"Reading {description}")

@@ -1,0 +1,148 @@
+"""The map: a QWebEngineView showing `resources/map/map.html` (Leaflet, vendored), and its bridge.
+
+Python talks to the page through `MapBridge` over QWebChannel: signals carry JSON strings to the
+page (one string is much faster than a Python list over the channel), and the page calls the
+bridge's slots back: a device clicked, and reports (`ready`, `basemap`, `trackDrawn`, `popup`,
+`error`) that Python turns into signals, so tests and the rest of the app see what the page drew.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from typing import Any
+
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QWidget
+
+from zerostream_desktop.core.analytics.model import Client, Track
+from zerostream_desktop.core.paths import resource_path
+
+log = logging.getLogger(__name__)
+
+
+def prepare_web_engine() -> None:
+    """Call before the QApplication exists: Chromium refuses to run as root with its sandbox on."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "QTWEBENGINE_DISABLE_SANDBOX" not in os.environ:
+        os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    if "--disable-background-networking" not in flags:
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --disable-background-networking".strip()
+    import PySide6.QtWebEngineWidgets  # noqa: F401  (must be imported before the QApplication)
+
+
+class MapBridge(QObject):
+    """The object the page sees as `bridge`."""
+
+    devicesChanged = Signal(str)  # noqa: N815  (names the page uses)
+    trackChanged = Signal(str)  # noqa: N815
+    trackCleared = Signal()  # noqa: N815
+    selectionChanged = Signal(str)  # noqa: N815
+
+    clicked = Signal(str)
+    reported = Signal(str, dict)
+
+    @Slot(str)
+    def deviceClicked(self, connection_id: str) -> None:  # noqa: N802
+        self.clicked.emit(connection_id)
+
+    @Slot(str, str)
+    def report(self, kind: str, payload: str) -> None:
+        try:
+            data = json.loads(payload) if payload else {}
+        except json.JSONDecodeError:
+            data = {"raw": payload}
+        if kind == "error":
+            log.warning("map page: %s", data)
+        self.reported.emit(kind, data)
+
+
+class _Page(QWebEnginePage):
+    def javaScriptConsoleMessage(self, level: Any, message: str, line: int, source: str) -> None:  # noqa: N802
+        log.debug("map page console (%s:%d): %s", source, line, message)
+
+
+class MapView(QWebEngineView):
+    """Device positions and one selected device's track."""
+
+    ready = Signal()
+    device_clicked = Signal(str)
+    track_drawn = Signal(dict)
+    basemap_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.is_ready = False
+        self.basemap = "pending"
+        self.last_track: dict[str, Any] | None = None
+        self._pending: list[tuple[Signal, tuple[Any, ...]]] = []
+        self.bridge = MapBridge(self)
+        self.bridge.clicked.connect(self.device_clicked)
+        self.bridge.reported.connect(self._on_report)
+        page = _Page(self)
+        self.setPage(page)
+        settings = page.settings()
+        settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)  # tiles
+        settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)  # basemap
+        self.channel = QWebChannel(page)
+        self.channel.registerObject("bridge", self.bridge)
+        page.setWebChannel(self.channel)
+        self.setMinimumSize(200, 140)
+        self.load(QUrl.fromLocalFile(str(resource_path("map", "map.html"))))
+
+    def _on_report(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "ready":
+            self.is_ready = True
+            for signal, args in self._pending:
+                signal.emit(*args)
+            self._pending.clear()
+            self.ready.emit()
+        elif kind == "basemap":
+            self.basemap = str(data.get("kind"))
+            log.info("map basemap: %s%s", self.basemap, f" ({data['reason']})" if data.get("reason") else "")
+            self.basemap_changed.emit(self.basemap)
+        elif kind == "trackDrawn":
+            self.last_track = data
+            self.track_drawn.emit(data)
+
+    def _send(self, signal: Any, *args: Any) -> None:
+        if self.is_ready:
+            signal.emit(*args)
+        else:  # before the page is up: keep only the latest of each kind
+            self._pending = [(s, a) for s, a in self._pending if s is not signal] + [(signal, args)]
+
+    def show_devices(self, clients: list[Client]) -> None:
+        rows = [
+            {"id": c.connection_id, "name": c.device_name, "lat": c.latitude, "lon": c.longitude,
+             "status": c.status.value}
+            for c in clients
+            if c.latitude is not None and c.longitude is not None
+        ]  # fmt: skip
+        self._send(self.bridge.devicesChanged, json.dumps(rows))
+
+    def show_track(self, track: Track, name: str | None = None, fit: bool = False, follow: bool = False) -> None:
+        points = [
+            [
+                round(p.event_timestamp.timestamp() * 1000), p.latitude, p.longitude,
+                _finite(p.speed_kmh), _finite(p.heading_deg), p.battery_pct,
+            ]
+            for p in track.points
+        ]  # fmt: skip
+        payload = {"id": track.connection_id, "name": name, "points": points, "total": track.total_points,
+                   "fit": fit, "follow": follow}  # fmt: skip
+        self._send(self.bridge.trackChanged, json.dumps(payload))
+
+    def clear_track(self) -> None:
+        self._send(self.bridge.trackCleared)
+
+    def select(self, connection_id: str | None) -> None:
+        self._send(self.bridge.selectionChanged, connection_id or "")
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else v
