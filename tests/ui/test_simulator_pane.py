@@ -225,3 +225,34 @@ def test_a_bad_track_is_reported_and_changes_nothing(pane, tmp_path):
     error = pane.import_trace(str(bad))
     assert error and "broken.gpx" in error and "not a valid GPX" in error
     assert (pane.fleet.state.trace_id == before).all()
+
+
+def test_new_fleet_from_region_seed_and_mode_mix(pane, qtbot):
+    from zerostream_desktop.core.fleet import Mode
+
+    pane.count_spin.setValue(40)
+    pane.region_combo.setCurrentText("London")
+    pane.seed_spin.setValue(1234)
+    for name, share in (("walking", 0), ("cycling", 0), ("driving", 100)):
+        pane.mode_spins[name].setValue(share)
+    with qtbot.waitSignal(pane.fleet_replaced):
+        pane.new_fleet_button.click()
+    fleet = pane.fleet
+    assert (len(fleet), fleet.seed) == (40, 1234) and pane.model.rowCount() == 40
+    snap = fleet.snapshot()
+    assert (snap["mode"] == int(Mode.DRIVING)).all()
+    assert abs(snap["latitude"] - 51.5074).max() < 0.2 and abs(snap["longitude"] + 0.1278).max() < 0.3
+    names = list(fleet.identities.names[:40])
+    pane.new_fleet()  # the same seed: the same devices
+    assert list(pane.fleet.identities.names[:40]) == names
+
+
+def test_a_bad_region_or_mode_mix_is_reported_and_keeps_the_fleet(pane):
+    before = pane.fleet
+    pane.region_combo.setCurrentText("Atlantis")
+    assert "unknown city 'atlantis'" in pane.new_fleet()
+    pane.region_combo.setCurrentText("world")
+    for spin in pane.mode_spins.values():
+        spin.setValue(0)
+    assert "not all zero" in pane.new_fleet()
+    assert pane.fleet is before

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
@@ -20,11 +21,12 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet, TraceError, load_trace
+from zerostream_desktop.core.fleet import MAX_DEVICES, WORLD_CITIES, Fleet, ModeMix, Region, TraceError, load_trace
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
 from zerostream_desktop.ui.simulator.rate_chart import RateChart
@@ -37,6 +39,7 @@ class SimulatorPane(QWidget):
     simulation_started = Signal()
     simulation_stopped = Signal()
     events_generated = Signal(object)  # an EventBatch
+    fleet_replaced = Signal(object)  # the new Fleet
 
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +58,7 @@ class SimulatorPane(QWidget):
         self.rate_chart = RateChart()
         layout = QVBoxLayout(self)
         layout.addLayout(self._fleet_controls())
+        layout.addLayout(self._fleet_options())
         layout.addLayout(self._motion_controls())
         layout.addWidget(self._panels(), 1)
         layout.addWidget(self.summary)
@@ -69,6 +73,9 @@ class SimulatorPane(QWidget):
         self.apply_button = QPushButton("&Apply")
         self.apply_button.setToolTip("Resize the fleet; existing devices are kept")
         self.apply_button.clicked.connect(self.apply_count)
+        self.new_fleet_button = QPushButton("&New Fleet")
+        self.new_fleet_button.setToolTip("Replace the fleet with new devices from the region, seed and mode mix below")
+        self.new_fleet_button.clicked.connect(self._new_fleet_clicked)
         self.start_button = QPushButton("&Start")
         self.start_button.setCheckable(True)
         self.start_button.toggled.connect(self._toggle)
@@ -77,14 +84,73 @@ class SimulatorPane(QWidget):
         row.addWidget(self.count_slider, 1)
         row.addWidget(self.count_spin)
         row.addWidget(self.apply_button)
+        row.addWidget(self.new_fleet_button)
         row.addWidget(self.start_button)
         return row
+
+    def _fleet_options(self) -> QHBoxLayout:
+        """Region, seed and mode mix: a new fleet (new devices) is built from them on New Fleet."""
+        self.region_combo = QComboBox(editable=True, minimumContentsLength=6)
+        self.region_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.region_combo.addItems(["world", *(c.name for c in WORLD_CITIES)])
+        self.region_combo.setCurrentText(_region_text(self.fleet.region))
+        self.region_combo.setToolTip(
+            "Where devices start: world, city names separated by commas (London,Berlin), "
+            "or a box south,west,north,east in degrees"
+        )
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=self.fleet.seed % 2**31)
+        self.seed_spin.setToolTip("The same seed gives the same devices and the same events")
+        self.random_seed_button = QToolButton(text="Random", toolTip="Pick a new random seed")
+        self.random_seed_button.clicked.connect(
+            lambda: self.seed_spin.setValue(int(np.random.default_rng().integers(2**31)))
+        )
+        probs = self.fleet.mode_mix.probabilities
+        self.mode_spins: dict[str, QSpinBox] = {}
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Region"))
+        row.addWidget(self.region_combo, 1)
+        row.addWidget(QLabel("Seed"))
+        row.addWidget(self.seed_spin)
+        row.addWidget(self.random_seed_button)
+        for name, share in zip(("walking", "cycling", "driving"), probs, strict=True):
+            spin = QSpinBox(minimum=0, maximum=100, value=round(share * 100), suffix="%")
+            spin.setToolTip(f"Share of new devices {name}")
+            self.mode_spins[name] = spin
+            label = QLabel({"walking": "Walk", "cycling": "Cycle", "driving": "Drive"}[name])
+            label.setToolTip(f"Share of new devices {name}")
+            row.addWidget(label)
+            row.addWidget(spin)
+        return row
+
+    def new_fleet(self) -> str | None:
+        """Build a fleet of the current size from the region, seed and mode mix; an error message or None."""
+        try:
+            region = Region.parse(self.region_combo.currentText())
+            mix = ModeMix(**{name: float(spin.value()) for name, spin in self.mode_spins.items()})
+        except ValueError as exc:
+            return str(exc)
+        running = self.running
+        if running:
+            self.stop()
+        self.fleet = Fleet(self.seed_spin.value(), self.count_spin.value(), region=region, mode_mix=mix,
+                           interval_ms=self.interval_spin.value(), topic=self.fleet.topic)  # fmt: skip
+        self._selected = None
+        self.fleet_replaced.emit(self.fleet)
+        self._refresh_view()
+        if running:
+            self.start()
+        return None
+
+    def _new_fleet_clicked(self) -> None:
+        error = self.new_fleet()
+        if error:
+            QMessageBox.warning(self, "New fleet", error)
 
     def _motion_controls(self) -> QHBoxLayout:
         self.interval_spin = QSpinBox(minimum=10, maximum=3_600_000, singleStep=100, suffix=" ms")
         self.interval_spin.setValue(round(self.fleet.default_interval_s * 1000))
         self.interval_spin.setToolTip("How often each device sends an event")
-        self.interval_spin.valueChanged.connect(lambda ms: self.fleet.set_interval(ms))
+        self.interval_spin.valueChanged.connect(lambda ms: self.fleet.set_interval(ms))  # the current fleet
         self.time_scale_spin = QDoubleSpinBox(minimum=0.1, maximum=1000.0, value=1.0, suffix=" x", decimals=1)
         self.time_scale_spin.setToolTip("Replay speed of imported tracks")
         self.trace_button = QPushButton("Import &Trace…")
@@ -217,3 +283,12 @@ class SimulatorPane(QWidget):
         self._show_detail(snapshot)
         state = ("waiting for the spool" if self._throttled else "running") if self.running else "stopped"
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {self._generated:,} events generated")
+
+
+def _region_text(region: Region) -> str:
+    if region.box is not None:
+        b = region.box
+        return f"{b.south},{b.west},{b.north},{b.east}"
+    if region.cities == WORLD_CITIES:
+        return "world"
+    return ",".join(c.name for c in region.cities)
