@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+RESTART_EXIT_CODE = 75  # ui.app.RESTART_EXIT_CODE (not imported: the CLI does not load Qt)
+
+
 def entry() -> None:
     """The console entry point: run, flush, and leave without interpreter finalization.
 
@@ -68,6 +71,8 @@ def entry() -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
+    if code == RESTART_EXIT_CODE:  # the app saved new settings and asked to start again
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     os._exit(code)
 
 

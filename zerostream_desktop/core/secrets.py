@@ -22,6 +22,11 @@ LOCALBUS_TOKEN = "localbus-token"
 DATABRICKS_TOKEN = "databricks-token"
 
 
+def databricks_token_key(host: str) -> str:
+    """A personal access token for one workspace host."""
+    return f"{DATABRICKS_TOKEN}:{host.rstrip('/')}"
+
+
 def zerobus_client_secret_key(client_id: str) -> str:
     return f"zerobus-client-secret:{client_id}"
 

@@ -200,16 +200,55 @@ def _check_profile(profile: str, source: str, environ: Mapping[str, str]) -> Non
         )
 
 
-def databricks_config(settings: Settings, retry_timeout_seconds: int = 60) -> Any:
+def databricks_config(settings: Settings, retry_timeout_seconds: int = 60, token: str | None = None) -> Any:
     """A databricks-sdk Config using unified auth: profile, host + env credentials, or CLI login.
 
+    `token`: a personal access token (from the keyring) for the host, used instead of the rest.
     The SDK's default retry budget is 300 s; an interactive app should fail within a minute.
     """
     from databricks.sdk.core import Config
 
     kwargs: dict[str, Any] = {"retry_timeout_seconds": retry_timeout_seconds}
+    if token and settings.databricks_host:
+        return Config(host=settings.databricks_host, token=token, auth_type="pat", **kwargs)
     if settings.databricks_profile:
         kwargs["profile"] = settings.databricks_profile
     if settings.databricks_host:
         kwargs["host"] = settings.databricks_host
     return Config(**kwargs)
+
+
+# --- the user's settings file (what the Settings dialog saves) ----------------------------
+
+
+def user_settings_path() -> Path:
+    """`.env` in the user config folder: read below the working directory's files, written by the app."""
+    return paths.user_config_dir() / ".env"
+
+
+def save_user_settings(values: Mapping[str, str | None], path: Path | None = None) -> Path:
+    """Set (or, for None / "", remove) variables in the user's settings file; other lines are kept.
+
+    Only known, non-secret variables are accepted; the file is replaced in one step.
+    """
+    path = path or user_settings_path()
+    known = _alias_names()
+    unknown = set(values) - known
+    if unknown:
+        raise SettingsError(f"not settings: {', '.join(sorted(unknown))}")
+    current = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    for key, value in values.items():
+        if value in (None, ""):
+            current.pop(key, None)
+        else:
+            current[key] = str(value)
+    lines = ["# ZeroStream settings, written by the app (Settings dialog). Secrets live in the OS keyring."]
+    for key, value in current.items():
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{key}="{escaped}"')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

@@ -16,6 +16,8 @@ from zerostream_desktop.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+RESTART_EXIT_CODE = 75  # the window asked to be started again (new settings); the entry point re-executes
+
 
 def build_window(settings: Settings) -> object:
     from zerostream_desktop.ui.main_window import MainWindow
@@ -227,4 +229,6 @@ def run_app(settings: Settings, start: bool = False) -> int:
         if running.stack is not None:
             running.stack.stop()  # spooled records are safe on disk; they go first next time
         return 1
+    if getattr(window, "restart_requested", False):
+        return RESTART_EXIT_CODE
     return 0  # the caller leaves with os._exit(): no Qt destructors run, none can crash at exit

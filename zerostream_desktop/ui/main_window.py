@@ -13,6 +13,7 @@ from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.ui.dashboard.pane import DashboardPane
 from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
 from zerostream_desktop.ui.log_view import LogView, QtLogHandler
+from zerostream_desktop.ui.settings_dialog import SettingsDialog
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
 
 
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
         self.stream_label = QLabel("Streaming: not connected")
         self.last_stream: object = None  # the latest StreamSnapshot shown
+        self.restart_requested = False
         self.statusBar().addPermanentWidget(self.stream_label)
         self.statusBar().addPermanentWidget(self.stack_label)
         self.statusBar().addPermanentWidget(self.endpoint_label)
@@ -54,6 +56,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        settings_action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(self.open_settings_dialog)
+        file_menu.addAction(settings_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -103,6 +109,29 @@ class MainWindow(QMainWindow):
         if snapshot.state == "paused":  # type: ignore[attr-defined]
             self.statusBar().showMessage(f"Streaming paused: {error}  (fix it, then Simulation > Resume Streaming)")
         self.resume_action.setEnabled(snapshot.state == "paused")  # type: ignore[attr-defined]
+
+    def open_settings_dialog(self) -> SettingsDialog | None:
+        """File > Settings: saved settings apply from the next start; offer to restart now."""
+        from zerostream_desktop.core.settings import SettingsError, resolve_settings
+
+        try:
+            settings, sources = resolve_settings({"data_dir": self.settings.data_dir})
+        except SettingsError as exc:
+            QMessageBox.warning(self, "Settings", f"The current settings are invalid; fix them first:\n{exc}")
+            return None
+        dialog = SettingsDialog(settings, sources, parent=self)
+        dialog.saved.connect(self._settings_saved)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self, path: str) -> None:
+        answer = QMessageBox.question(
+            self, "Settings saved", f"Saved to {path}.\nRestart ZeroStream now to use them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        if answer == QMessageBox.StandardButton.Yes:
+            self.restart_requested = True
+            self.close()
 
     def open_local_stack_dialog(self) -> LocalStackDialog | None:
         if self._stack is None:

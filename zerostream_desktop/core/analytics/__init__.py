@@ -47,8 +47,14 @@ def open_analytics(settings: Settings, config: Any = None) -> Analytics:
         return LocalDeltaAnalytics(local_table_path(settings.data_dir, settings.full_table_name))
     from databricks.sdk import WorkspaceClient
 
+    from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store
+
+    host = settings.databricks_host
     try:
-        client = WorkspaceClient(config=config or databricks_config(settings))
+        if config is None:
+            token = open_secret_store().get(databricks_token_key(host)) if host else None
+            config = databricks_config(settings, token=token)
+        client = WorkspaceClient(config=config)
     except ValueError as exc:  # the SDK's "cannot configure default credentials" and friends
         raise AnalyticsError(f"cannot sign in to the Databricks workspace: {exc}") from exc
     if source == "warehouse":
