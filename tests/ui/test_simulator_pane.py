@@ -78,8 +78,9 @@ def test_main_window_remembers_its_geometry_and_tab(qtbot):
 def test_quit_shortcut_is_standard(qtbot):
     win = MainWindow(load_settings(environ={}, search_dirs=[]), SimulatorPane(Fleet(1, 1)))
     qtbot.addWidget(win)
-    quit_action = win.menuBar().actions()[0].menu().actions()[0]
-    assert quit_action.text() == "&Quit" and not quit_action.shortcut().isEmpty()
+    file_actions = {a.text(): a for a in win.menuBar().actions()[0].menu().actions()}
+    assert file_actions["&Quit"].shortcut().toString() == "Ctrl+Q"
+    assert file_actions["&Settings…"].shortcut().toString() == "Ctrl+,"
 
 
 def test_a_full_spool_holds_the_fleet_back(pane, qtbot):
