@@ -1,0 +1,77 @@
+"""The map page through its bridge: device dots, a track with S and E, popups, escaping, the offline basemap."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from zerostream_desktop.core.analytics.model import Client, ClientStatus, Track, TrackPoint
+from zerostream_desktop.ui.map_view import MapView
+
+pytestmark = pytest.mark.ui
+T0 = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def view(qtbot):
+    v = MapView()
+    qtbot.addWidget(v)
+    v.resize(800, 500)
+    v.show()
+    qtbot.waitUntil(lambda: v.is_ready, timeout=20_000)
+    return v
+
+
+def js(qtbot, view, code: str):
+    out = []
+    view.page().runJavaScript(code, 0, out.append)
+    qtbot.waitUntil(lambda: bool(out), timeout=10_000)
+    return out[0]
+
+
+def track(n: int, cid: str = "dev-1") -> Track:
+    pts = tuple(
+        TrackPoint(T0 + dt.timedelta(seconds=k), 48.85 + k * 1e-5, 2.35 + (k % 300) * 1e-5, 36.5, 90.0, 80)
+        for k in range(n)
+    )
+    return Track(cid, pts, n)
+
+
+def test_no_tiles_here_means_the_offline_basemap_with_attribution(view, qtbot):
+    qtbot.waitUntil(lambda: view.basemap == "offline", timeout=15_000)
+    assert "Natural Earth" in js(qtbot, view, "document.querySelector('.leaflet-control-attribution').textContent")
+
+
+def test_a_track_is_drawn_with_start_and_end_and_a_popup_per_point(view, qtbot):
+    name = "<img src=x onerror=alert(1)> van"
+    view.show_devices([Client("dev-1", name, 1, 1, T0, T0, 48.85, 2.35, 50, -80, 10.0, ClientStatus.ACTIVE)])
+    with qtbot.waitSignal(view.track_drawn, timeout=10_000) as drawn:
+        view.show_track(track(1000), name=name, fit=True)
+    info = drawn.args[0]
+    assert (info["id"], info["points"], info["total"]) == ("dev-1", 1000, 1000)
+    assert info["start"] == [48.85, 2.35] and info["end"] == pytest.approx([48.85 + 999e-5, 2.35 + 99e-5])
+    assert js(qtbot, view, "document.querySelectorAll('.endpoint.start').length") == 1
+    assert js(qtbot, view, "document.querySelector('.endpoint.end').textContent") == "E"
+    js(qtbot, view, "zerostream.openPopup(999); 1")
+    text = js(qtbot, view, "document.querySelector('.leaflet-popup-content').innerText")
+    assert "2026-11-27 12:16:39 UTC" in text and "36.5 km/h" in text and "90°" in text and "80 %" in text
+    assert "<img src=x" in text  # shown as text, not run as HTML
+    assert js(qtbot, view, "document.querySelectorAll('.leaflet-popup-content img').length") == 0
+
+
+def test_a_100k_point_track_draws(view, qtbot):
+    with qtbot.waitSignal(view.track_drawn, timeout=30_000) as drawn:
+        view.show_track(track(100_000), fit=True)
+    assert drawn.args[0]["points"] == 100_000
+
+
+def test_clicking_a_device_dot_reports_it(view, qtbot):
+    dots = [Client(f"dev-{i}", None, 1, 1, T0, T0, 48.85 + i * 0.01, 2.35, 50, -80, 10.0, ClientStatus.IDLE)
+            for i in range(10)]  # fmt: skip
+    view.show_devices(dots)
+    qtbot.waitUntil(lambda: js(qtbot, view, "zerostream.state().devices") == 10, timeout=5_000)
+    click = "const p = map.latLngToContainerPoint([48.92, 2.35]); map.fire('click', {containerPoint: p}); 1"
+    with qtbot.waitSignal(view.device_clicked, timeout=5_000) as clicked:
+        js(qtbot, view, click)
+    assert clicked.args == ["dev-7"]
