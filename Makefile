@@ -16,6 +16,7 @@ bench:
 	PYTHONPATH=. .venv/bin/python bench/bench_stream.py
 	PYTHONPATH=. .venv/bin/python bench/bench_upkeep.py
 	PYTHONPATH=. .venv/bin/python bench/bench_analytics.py
+	PYTHONPATH=. .venv/bin/python bench/bench_ui.py
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

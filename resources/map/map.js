@@ -157,19 +157,21 @@ const PointsLayer = L.Layer.extend({
 
 map.createPane("points").style.zIndex = 450; // above the basemap's vectors, below markers and popups
 const devicesLayer = new PointsLayer({ radius: 5, outline: "#ffffff", pane: "points" }).addTo(map);
-let devices = [];
+let devices = { id: [], lat: [], lon: [], status: [] }; // columns, one entry per device
 let selected = null;
 let fittedOnce = false;
 
+function drawDevices() {
+  devicesLayer.setPoints(devices.lat, devices.lon,
+    devices.id.map((id, i) => (id === selected ? "#1565c0" : STATUS_COLOURS[devices.status[i]] || "#616161")));
+}
+
 function showDevices(json) {
-  devices = JSON.parse(json).filter((d) => d.lat !== null && d.lon !== null);
-  devicesLayer.setPoints(
-    devices.map((d) => d.lat), devices.map((d) => d.lon),
-    devices.map((d) => (d.id === selected ? "#1565c0" : STATUS_COLOURS[d.status] || "#616161")),
-  );
-  if (!fittedOnce && devices.length && !track.id) {
+  devices = JSON.parse(json);
+  drawDevices();
+  if (!fittedOnce && devices.id.length && !track.id) {
     fittedOnce = true;
-    map.fitBounds(L.latLngBounds(devices.map((d) => [d.lat, d.lon])).pad(0.1), { maxZoom: 14 });
+    map.fitBounds(L.latLngBounds(devices.lat.map((lat, i) => [lat, devices.lon[i]])).pad(0.1), { maxZoom: 14 });
   }
 }
 
@@ -244,12 +246,12 @@ map.on("click", (e) => {
   const i = track.id ? trackLayer.nearest(e.containerPoint, 8) : -1;
   if (i >= 0) { openPopup(i); return; }
   const d = devicesLayer.nearest(e.containerPoint, 8);
-  if (d >= 0 && bridge) bridge.deviceClicked(devices[d].id);
+  if (d >= 0 && bridge) bridge.deviceClicked(devices.id[d]);
 });
 
 function selectDevice(id) {
   selected = id || null;
-  if (devices.length) showDevices(JSON.stringify(devices));
+  drawDevices();
 }
 
 const legend = L.control({ position: "bottomleft" });
@@ -263,7 +265,7 @@ legend.onAdd = () => {
 legend.addTo(map);
 
 // Test and tooling hooks (the bridge reports the same).
-window.zerostream = { state: () => ({ basemap, devices: devices.length, track: { id: track.id, points: track.points.length } }), openPopup };
+window.zerostream = { state: () => ({ basemap, devices: devices.id.length, track: { id: track.id, points: track.points.length } }), openPopup };
 
 new QWebChannel(qt.webChannelTransport, (channel) => {
   bridge = channel.objects.bridge;

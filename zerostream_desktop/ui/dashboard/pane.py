@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint, Track
 from zerostream_desktop.ui.charts import SeriesChart
-from zerostream_desktop.ui.dashboard.client_table_model import FILTER_ROLE, SORT_ROLE, ClientTableModel
+from zerostream_desktop.ui.dashboard.client_table_model import ClientTableModel, FilterOnlyProxy
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
 
 LANDED = "landed in the table"
@@ -39,11 +39,8 @@ class DashboardPane(QWidget):
         self.source = QLabel(f"Reading {source}")
         self.source.setWordWrap(True)
         self.clients = ClientTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = FilterOnlyProxy(self)
         self.proxy.setSourceModel(self.clients)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterRole(FILTER_ROLE)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter = QLineEdit(placeholderText="Filter clients by name or id", clearButtonEnabled=True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.table = QTableView(sortingEnabled=True, alternatingRowColors=True)
@@ -52,7 +49,7 @@ class DashboardPane(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setResizeContentsPrecision(50)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # sized once (below), not every refresh
         header.setStretchLastSection(True)
         self.events_chart = SeriesChart("events/s", {LANDED: "#1976d2"})
         self.latency_chart = SeriesChart("ms", {"ack p95": "#2e7d32", "time to table p95": "#8e24aa"})
@@ -106,7 +103,10 @@ class DashboardPane(QWidget):
         self.events_chart.set_series(now.timestamp(), LANDED, [(p.second.timestamp(), p.events) for p in series])
 
     def show_clients(self, clients: list[Client]) -> None:
+        first = self.clients.rowCount() == 0
         self.clients.set_rows(clients)
+        if first and clients:
+            self.table.resizeColumnsToContents()
         if self.selected_client and not self.table.selectionModel().hasSelection():
             self._select_row(self.selected_client)  # a reset (new clients) dropped the selection
         if self.map is not None:

@@ -1,0 +1,136 @@
+"""The desktop app under load: UI event-loop stalls, memory, and launch to a window with the map ready.
+
+Runs the real app in this process (offscreen unless a display is set) on a temporary data folder
+with its own localbus, --devices devices streaming every --interval-ms, the Dashboard tab in
+front with a client selected and its track followed. A 10 ms timer probes the UI thread: a stall
+is how much later than due it fires. Prints stall p50/p99/max, resident memory (this process, the
+web engine's processes, localbus) and the launch time.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_ui.py [--devices 5000] [--interval-ms 1000] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+PROBE_MS = 10
+
+
+def started_at() -> float:
+    """This process's start, wall clock (from /proc), so imports count toward launch time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/self/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return time.time() - uptime + start_ticks / ticks
+
+
+LAUNCHED = started_at()
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
+    kids = [int(p) for p in out]
+    return kids + [g for k in kids for g in descendants(k)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--devices", type=int, default=5000)
+    parser.add_argument("--interval-ms", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    os.environ.update({"ZEROSTREAM_LOCALBUS_TOKEN": "bench-token", "ZEROSTREAM_DATA_DIR": str(data_dir),
+                       "SIM_DEVICES": str(args.devices), "STREAM_INTERVAL_MS": str(args.interval_ms),
+                       "SIM_SEED": "5"})  # fmt: skip
+
+    from zerostream_desktop.ui.map_view import prepare_web_engine
+
+    prepare_web_engine()
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from qasync import QEventLoop
+
+    from zerostream_desktop.core.settings import load_settings
+    from zerostream_desktop.ui.app import _run, _Running, build_window
+
+    app = QApplication([])
+    app.setQuitOnLastWindowClosed(False)
+    settings = load_settings(search_dirs=[])
+    window = build_window(settings)
+    window.resize(1400, 900)
+    window.tabs.setCurrentWidget(window.dashboard)
+    loop = QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    running = _Running()
+    marks: dict[str, float] = {}
+    gaps: list[float] = []
+    last = [0.0]
+
+    def probe() -> None:
+        now = time.perf_counter()
+        if last[0] and "measuring" in marks:
+            gaps.append((now - last[0]) * 1000 - PROBE_MS)
+        last[0] = now
+
+    timer = QTimer(interval=PROBE_MS)
+    timer.timeout.connect(probe)
+    map_view = window.dashboard.map
+    map_view.ready.connect(lambda: marks.setdefault("map_ready", time.time()))
+
+    async def drive() -> None:
+        task = asyncio.ensure_future(_run(window, settings, True, running))
+        while "map_ready" not in marks or window.dashboard.proxy.rowCount() < args.devices:
+            await asyncio.sleep(0.1)
+            if time.time() - LAUNCHED > 300:
+                raise RuntimeError("the dashboard did not fill in within 300 s")
+        marks["clients"] = time.time()
+        window.dashboard.table.selectRow(0)  # a followed track, refreshed every second
+        await asyncio.sleep(2)
+        timer.start()
+        marks["measuring"] = time.time()
+        await asyncio.sleep(args.seconds)
+        timer.stop()
+        snap = window.last_stream
+        kids = [p for p in descendants(os.getpid()) if not running.stack or p != running.stack.process.pid]
+        marks["rss_main"] = rss_mib(os.getpid())
+        marks["rss_web"] = sum(rss_mib(p) for p in kids)
+        marks["rss_localbus"] = rss_mib(running.stack.process.pid) if running.stack and running.stack.process else 0
+        marks["acked"] = snap.acked if snap else 0
+        window.close()
+        await task
+
+    loop.run_until_complete(drive())
+    gaps.sort()
+    p = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))]  # noqa: E731
+    print(f"{args.devices:,} devices every {args.interval_ms} ms, Dashboard in front, one track followed; "
+          f"{args.seconds:.0f} s measured, {marks['acked']:,} events acknowledged in all")  # fmt: skip
+    print(
+        f"UI stalls ({len(gaps):,} probes of {PROBE_MS} ms): p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms"
+    )
+    print(f"resident memory: app {marks['rss_main']:.0f} MiB + web engine {marks['rss_web']:.0f} MiB "
+          f"(localbus {marks['rss_localbus']:.0f} MiB)")  # fmt: skip
+    print(f"launch to window with the map ready: {marks['map_ready'] - LAUNCHED:.2f} s; "
+          f"to all {args.devices:,} clients in the table: {marks['clients'] - LAUNCHED:.1f} s")  # fmt: skip
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
