@@ -122,9 +122,8 @@ def main() -> None:
     p = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))]  # noqa: E731
     print(f"{args.devices:,} devices every {args.interval_ms} ms, Dashboard in front, one track followed; "
           f"{args.seconds:.0f} s measured, {marks['acked']:,} events acknowledged in all")  # fmt: skip
-    print(
-        f"UI stalls ({len(gaps):,} probes of {PROBE_MS} ms): p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms"
-    )
+    stalls = f"p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms"
+    print(f"UI stalls ({len(gaps):,} probes of {PROBE_MS} ms): {stalls}")
     print(f"resident memory: app {marks['rss_main']:.0f} MiB + web engine {marks['rss_web']:.0f} MiB "
           f"(localbus {marks['rss_localbus']:.0f} MiB)")  # fmt: skip
     print(f"launch to window with the map ready: {marks['map_ready'] - LAUNCHED:.2f} s; "
