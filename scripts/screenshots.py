@@ -1,5 +1,6 @@
 """Screenshots of the app for the README: runs it offscreen on a temporary data folder, streams
-for a while, selects a device and saves PNGs of the window.
+for a while, selects a device, then a client on the dashboard (its track on the map), opens the
+Settings dialog, and saves PNGs of each.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--seconds 8]
 """
@@ -15,6 +16,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RUST_LOG", "error")
 os.environ.setdefault("ZEROSTREAM_LOCALBUS_TOKEN", "screenshot-token")
+
+from zerostream_desktop.ui.map_view import prepare_web_engine  # noqa: E402
+
+prepare_web_engine()
 
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -32,7 +37,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="zerostream-shots-"))
     settings = load_settings(
-        {"data_dir": data_dir, "sim_devices": 200, "stream_interval_ms": 1000, "sim_seed": 2026, "sim_region": "world"},
+        {
+            "data_dir": data_dir,
+            "sim_devices": 200,
+            "stream_interval_ms": 1000,
+            "sim_seed": 2026,
+            "sim_region": "London",
+        },  # fmt: skip
         environ={},
         search_dirs=[],
     )
@@ -58,9 +69,24 @@ def main() -> None:
 
     def shoot_dashboard() -> None:
         win = window()
+        win.dashboard.map.track_drawn.connect(lambda info: QTimer.singleShot(1500, shoot_track))
+        win.dashboard.table.selectRow(3)
+
+    def shoot_track() -> None:
+        win = window()
+        if getattr(shoot_track, "done", False):
+            return
+        shoot_track.done = True  # type: ignore[attr-defined]
         win.grab().save(str(out / "dashboard.png"))
-        print(f"saved main-window.png, device-detail.png and dashboard.png in {out}")
-        win.close()
+        win.dashboard.map.grab().save(str(out / "map.png"))
+        dialog = win.open_settings_dialog()
+        QTimer.singleShot(800, lambda: shoot_settings(dialog))
+
+    def shoot_settings(dialog) -> None:
+        dialog.grab().save(str(out / "settings.png"))
+        dialog.reject()
+        print(f"saved main-window.png, device-detail.png, dashboard.png, map.png and settings.png in {out}")
+        window().close()
 
     QTimer.singleShot(int(args.seconds * 1000), select_and_shoot)
     try:

@@ -76,8 +76,10 @@ def test_charts_follow_arrivals_and_latency(qtbot):
         pane.show_kpis(Kpis(total_events=total, time_to_table_p95_s=0.25), ack_p95_ms=80.0,
                        now=NOW + dt.timedelta(seconds=i))  # fmt: skip
     series = [SeriesPoint(NOW + dt.timedelta(seconds=s), n, n * 200) for s, n in ((0, 40), (1, 100), (2, 150))]
-    pane.show_series(series, NOW + dt.timedelta(seconds=2))
-    assert pane.events_chart.latest("landed in the table") == pytest.approx(150.0)  # the store's last second
+    pane.show_series(series, NOW + dt.timedelta(seconds=2, milliseconds=500))
+    assert pane.events_chart.latest("landed in the table") == pytest.approx(100.0)  # the last complete second
+    pane.show_series(series, NOW + dt.timedelta(seconds=3))
+    assert pane.events_chart.latest("landed in the table") == pytest.approx(150.0)
     assert pane.latency_chart.latest("time to table p95") == pytest.approx(250.0)
     assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)
     pane.show_kpis(Kpis(total_events=300), ack_p95_ms=float("nan"), now=NOW + dt.timedelta(seconds=3))

@@ -155,7 +155,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
-        note = QLabel(f"Saved to {self.config_file}; secrets to {self.store.description}.", wordWrap=True)
+        note = QLabel(f"Saved to {self.config_file}. Secrets: {self.store.description.rstrip('.')}.", wordWrap=True)
         note.setStyleSheet("color: #666")
         layout = QVBoxLayout(self)
         for w in (stream, workspace, table, reads, self.error_label, note, buttons):
@@ -227,7 +227,7 @@ class SettingsDialog(QDialog):
 
     def _enable(self) -> None:
         on = self.databricks_radio.isChecked()
-        for w in (self.profile_combo, self.token_edit, self.secret_edit):
+        for w in (self.profile_combo, self.token_edit, self.secret_edit, self.test_button):
             w.setEnabled(on)
         for key in ("DATABRICKS_HOST", "ZEROBUS_SERVER_ENDPOINT", "ZEROBUS_CLIENT_ID"):
             self.fields[key].setEnabled(on and not self._from_environment(key))

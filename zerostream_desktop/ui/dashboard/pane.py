@@ -100,7 +100,8 @@ class DashboardPane(QWidget):
 
     def show_series(self, series: list[SeriesPoint], now: dt.datetime) -> None:
         """Events landing in the table per second, as the store counts them (each event once)."""
-        self.events_chart.set_series(now.timestamp(), LANDED, [(p.second.timestamp(), p.events) for p in series])
+        complete = [p for p in series if p.second + dt.timedelta(seconds=1) <= now]  # not the second still filling
+        self.events_chart.set_series(now.timestamp(), LANDED, [(p.second.timestamp(), p.events) for p in complete])
 
     def show_clients(self, clients: list[Client]) -> None:
         first = self.clients.rowCount() == 0
