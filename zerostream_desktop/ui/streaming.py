@@ -36,6 +36,9 @@ class StreamSnapshot:
         text = f"{self.state} · acked {self.acked:,} · in flight {self.in_flight:,} · spool {self.spool_depth:,}"
         if self.rejected:
             text += f" · dead letters {self.rejected:,}"
+        if self.state in ("reconnecting", "paused") and self.last_error:
+            error = self.last_error.splitlines()[0]
+            text += f" · {error[:80]}{'…' if len(error) > 80 else ''}"
         return text
 
 
