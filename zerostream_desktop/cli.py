@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from zerostream_desktop import __version__
 from zerostream_desktop.commands.common import UsageError
+from zerostream_desktop.core.secrets import redact_library_logs
 from zerostream_desktop.core.settings import SettingsError
 
 # module paths of subcommands; each has register(subparsers)
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.simulate",
     "zerostream_desktop.commands.localbus_cmd",
     "zerostream_desktop.commands.stream_cmd",
+    "infra_wizard.cli",
 )
 
 
@@ -46,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_library_logs()
     if args.command is None:
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
     try:

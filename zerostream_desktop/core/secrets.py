@@ -7,6 +7,7 @@ in memory for the session only and the store says why, so the UI can tell the us
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from typing import Protocol, runtime_checkable
 
@@ -29,6 +30,30 @@ def databricks_token_key(host: str) -> str:
 
 def zerobus_client_secret_key(client_id: str) -> str:
     return f"zerobus-client-secret:{client_id}"
+
+
+_SECRET_FIELDS = re.compile(
+    r'("(?:secret|token|access_token|refresh_token|client_secret|password)"\s*:\s*)"[^"]*"', re.IGNORECASE
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Blanks secret values in JSON bodies that a library logs (databricks-sdk logs bodies at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_FIELDS.sub(r'\1"**REDACTED**"', message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_library_logs() -> None:
+    """Install RedactSecrets on the loggers of libraries that log request and response bodies."""
+    for name in ("databricks.sdk", "databricks"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
 
 
 class SecretStoreError(RuntimeError):

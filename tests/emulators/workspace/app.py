@@ -14,6 +14,7 @@ from databricks.sdk.service import database, sql
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from tests.emulators.workspace import provisioning
 from tests.emulators.workspace.state import ApiError, ExecuteRequest, Statement, Workspace
 
 CHUNK_ROWS = 100_000
@@ -25,6 +26,11 @@ def create_app(ws: Workspace) -> FastAPI:
         ws.requests.append((request.method, request.url.path))
         if request.headers.get("Authorization") != f"Bearer {ws.token}":
             raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
+        for method, prefix in ws.deny:
+            if request.method == method and request.url.path.startswith(prefix):
+                raise ApiError(
+                    403, "PERMISSION_DENIED", f"User {ws.user.user_name} does not have permission for {prefix}."
+                )
 
     app = FastAPI()
 
@@ -57,6 +63,7 @@ def create_app(ws: Workspace) -> FastAPI:
     api.include_router(_warehouses(ws))
     api.include_router(_statements(ws))
     api.include_router(_database(ws))
+    api.include_router(provisioning.router(ws))
     app.include_router(api)
     return app
 
@@ -166,7 +173,10 @@ def _run_if_ready(ws: Workspace, st: Statement) -> None:
     ):
         return
     try:
-        st.result = ws.engine.execute(st.request.statement or "", st.request.parameters or [])
+        if provisioning.create_table_from_ddl(ws, st.request.statement or ""):
+            st.result = pa.table({})
+        else:
+            st.result = ws.engine.execute(st.request.statement or "", st.request.parameters or [])
         st.state = sql.StatementState.SUCCEEDED
     except Exception as exc:  # the engine's message, as the warehouse reports a failed statement
         st.state = sql.StatementState.FAILED

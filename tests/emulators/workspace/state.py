@@ -12,7 +12,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from databricks.sdk.service import database, iam, sql
+from databricks.sdk.service import apps as apps_
+from databricks.sdk.service import catalog, database, iam, sql
 
 from zerostream_desktop.core.analytics.sql import translate_to_duckdb
 
@@ -88,11 +89,15 @@ class SqlEngine:
         self.lock = threading.Lock()
         self.statements: list[str] = []
 
-    def ensure_schema(self, catalog: str, schema: str) -> None:
+    def ensure_catalog(self, name: str) -> None:
         with self.lock:
             attached = {r[0] for r in self.db.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
-            if catalog not in attached:
-                self.db.execute(f"ATTACH ':memory:' AS \"{catalog}\"").fetchall()
+            if name not in attached:
+                self.db.execute(f"ATTACH ':memory:' AS \"{name}\"").fetchall()
+
+    def ensure_schema(self, catalog: str, schema: str) -> None:
+        self.ensure_catalog(catalog)
+        with self.lock:
             self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{catalog}"."{schema}"').fetchall()
 
     def load_table(self, full_name: str, data: pa.Table) -> None:
@@ -176,6 +181,19 @@ class Workspace:
     credentials_issued: int = 0
     engine: SqlEngine = field(default_factory=SqlEngine)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # the setup wizard's resources
+    serverless: bool = True
+    warehouse_start_seconds: float = 0.0
+    catalogs: dict[str, catalog.CatalogInfo] = field(default_factory=dict)
+    schemas: dict[str, catalog.SchemaInfo] = field(default_factory=dict)
+    tables: dict[str, catalog.TableInfo] = field(default_factory=dict)
+    grants: dict[tuple[str, str], dict[str, set[catalog.Privilege]]] = field(default_factory=dict)
+    warehouse_acl: dict[str, dict[str, sql.WarehousePermissionLevel]] = field(default_factory=dict)
+    service_principals: dict[str, iam.ServicePrincipal] = field(default_factory=dict)
+    sp_secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    synced_tables: dict[str, database.SyncedDatabaseTable] = field(default_factory=dict)
+    apps: dict[str, apps_.App] = field(default_factory=dict)
+    deny: list[tuple[str, str]] = field(default_factory=list)  # (method, path prefix): 403 PERMISSION_DENIED
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
 
@@ -186,7 +204,7 @@ class Workspace:
             enable_serverless_compute=True, creator_name=self.user.user_name, auto_stop_mins=10,
             warehouse_type=sql.GetWarehouseResponseWarehouseType.PRO, max_num_clusters=1, min_num_clusters=1,
         )  # fmt: skip
-        self.warehouses[wid] = Warehouse(info, start_seconds)
+        self.warehouses[wid] = Warehouse(info, start_seconds, time.monotonic() if state is sql.State.STARTING else None)
         return wid
 
     def add_database_instance(self, name: str, host: str = "127.0.0.1") -> None:

@@ -1,0 +1,91 @@
+"""`zerostream setup plan|apply|destroy`: the setup engine from a terminal, with progress per step."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, apply, destroy, plan
+from infra_wizard.steps import all_steps
+
+SYMBOLS = {
+    Status.EXISTS: "=", Status.MISSING: "+", Status.DRIFT: "!", Status.SKIPPED: "-", Status.CREATED: "+",
+    Status.FAILED: "x", Status.REMOVED: "-", Status.KEPT: "=", Status.CANCELLED: "-",
+}  # fmt: skip
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("setup", help="provision a Databricks workspace for ZeroStream (plan, apply, destroy)")
+    p.add_argument("action", choices=("plan", "apply", "destroy"), help="look, create what is missing, or remove")
+    p.add_argument("--profile", help="profile in ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE)")
+    p.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
+    p.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=False, help="include Lakebase")
+    p.add_argument("--region", help="cloud region, to derive the ZeroBus endpoint when it is not set")
+    p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
+    p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
+    p.set_defaults(func=run)
+
+
+def print_result(r: StepResult, out: Any = None) -> None:
+    print(f"  [{SYMBOLS[r.status]}] {r.title:<36} {r.status.value:<11} {r.detail}", file=out or sys.stdout, flush=True)
+
+
+def context(args: argparse.Namespace) -> Context:
+    from databricks.sdk import WorkspaceClient
+
+    from zerostream_desktop.commands.common import settings_from_args
+    from zerostream_desktop.core import paths
+    from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store
+    from zerostream_desktop.core.settings import databricks_config
+
+    flags = {"databricks_profile": args.profile, "databricks_host": args.host}
+    settings, _ = settings_from_args(args, **{k: v for k, v in flags.items() if v})
+    store = open_secret_store()
+    token = store.get(databricks_token_key(settings.databricks_host)) if settings.databricks_host else None
+    workspace = WorkspaceClient(config=databricks_config(settings, retry_timeout_seconds=30, token=token))
+    names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region)
+    folder = paths.user_config_dir()
+    return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        ctx = context(args)
+    except ValueError as exc:  # the SDK cannot configure credentials from what it was given
+        print(f"zerostream setup: cannot sign in to the workspace: {exc}", file=sys.stderr)
+        return 2
+    steps = all_steps()
+    print(f"Workspace {ctx.workspace.config.host}, table {ctx.names.full_table}, prefix {ctx.names.prefix}")
+    if args.action == "plan":
+        results = plan(ctx, steps)
+        for r in results:
+            print_result(r)
+        todo = sum(r.status is Status.MISSING for r in results)
+        print(f"{todo} step(s) would create something; `zerostream setup apply` does it." if todo else "Nothing to do.")
+        return 1 if any(r.status is Status.FAILED for r in results) else 0
+    if args.action == "apply":
+        cancel = threading.Event()
+        try:
+            results = apply(ctx, steps, print_result, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            print("cancelled; what was created is recorded, and `apply` resumes from here", file=sys.stderr)
+            return 130
+        failed = [r for r in results if r.status is Status.FAILED]
+        if failed:
+            print(f"Stopped at {failed[0].title}. Fix it, then run `zerostream setup apply` again to resume.")
+            return 1
+        print(f"Done. Non-secret values are in {ctx.config_dir / 'generated_config.env'}; secrets in the keyring.")
+        return 0
+    if not args.yes:
+        created = ", ".join(f"{c['kind']} {c['id']}" for c in ctx.state.created) or "nothing"
+        answer = input(f"Remove what this tool created ({created})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return 1
+    results = destroy(ctx, steps, include_data=args.include_data, progress=print_result)
+    if not results:
+        print("Nothing recorded as created by this tool in this workspace.")
+    return 1 if any(r.status is Status.FAILED for r in results) else 0

@@ -1,0 +1,456 @@
+"""The setup steps, in order. Each one checks, creates what is missing and removes only what it created."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from databricks.sdk.errors import NotFound
+from databricks.sdk.service import apps, catalog, database, sql
+
+from infra_wizard.engine import CREATED_BY, Check, Context, SetupError, Status, Step
+from zerostream_desktop.core import schema
+from zerostream_desktop.core.secrets import zerobus_client_secret_key
+
+COMMENT = f"Created by ZeroStream setup ({CREATED_BY})"
+
+
+class WarehouseStep:
+    key, title = "warehouse", "SQL warehouse"
+
+    def describe(self, ctx: Context) -> str:
+        return f"SQL warehouse '{ctx.names.warehouse_name}' ({ctx.names.warehouse_size}, serverless where available)"
+
+    def _find(self, ctx: Context) -> sql.EndpointInfo | None:
+        return next((w for w in ctx.workspace.warehouses.list() if w.name == ctx.names.warehouse_name), None)
+
+    def check(self, ctx: Context) -> Check:
+        found = self._find(ctx)
+        if found is None:
+            return Check(Status.MISSING, self.describe(ctx))
+        ctx.outputs["warehouse_id"] = found.id or ""
+        return Check(Status.EXISTS, f"'{found.name}' ({found.id}, {found.state.value if found.state else '?'})")
+
+    def create(self, ctx: Context) -> str:
+        tags = sql.EndpointTags(custom_tags=[sql.EndpointTagPair(key="created-by", value=CREATED_BY)])
+        common: dict[str, Any] = {"name": ctx.names.warehouse_name, "cluster_size": ctx.names.warehouse_size,
+                                  "max_num_clusters": 1, "auto_stop_mins": 10, "tags": tags}  # fmt: skip
+        try:
+            wait = ctx.workspace.warehouses.create(
+                **common, enable_serverless_compute=True, warehouse_type=sql.CreateWarehouseRequestWarehouseType.PRO
+            )
+            kind = "serverless"
+        except Exception as exc:  # serverless not available here: a classic PRO warehouse instead
+            if "serverless" not in str(exc).lower():
+                raise
+            wait = ctx.workspace.warehouses.create(**common, warehouse_type=sql.CreateWarehouseRequestWarehouseType.PRO)
+            kind = "pro (serverless is not available)"
+        wid = wait.response.id if wait.response is not None else wait.id
+        ctx.state.record("warehouse", wid, name=ctx.names.warehouse_name)
+        ctx.outputs["warehouse_id"] = wid
+        return f"'{ctx.names.warehouse_name}' ({wid}, {kind}; it starts on first use)"
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = []
+        for rec in ctx.state.of_kind("warehouse"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.warehouses.delete(rec["id"])
+            ctx.state.forget("warehouse", rec["id"])
+            done.append(rec.get("name", rec["id"]))
+        return f"warehouse {', '.join(done)}" if done else None
+
+
+class CatalogSchemaStep:
+    key, title = "catalog", "Unity Catalog catalog and schema"
+
+    def describe(self, ctx: Context) -> str:
+        return f"catalog '{ctx.names.catalog}' and schema '{ctx.names.catalog}.{ctx.names.schema}'"
+
+    def _missing(self, ctx: Context) -> list[str]:
+        missing = []
+        try:
+            ctx.workspace.catalogs.get(ctx.names.catalog)
+        except NotFound:
+            missing.append("catalog")
+        try:
+            ctx.workspace.schemas.get(f"{ctx.names.catalog}.{ctx.names.schema}")
+        except NotFound:
+            missing.append("schema")
+        return missing
+
+    def check(self, ctx: Context) -> Check:
+        missing = self._missing(ctx)
+        if missing:
+            return Check(Status.MISSING, f"{' and '.join(missing)} of {self.describe(ctx)}")
+        return Check(Status.EXISTS, self.describe(ctx))
+
+    def create(self, ctx: Context) -> str:
+        missing = self._missing(ctx)
+        if "catalog" in missing:
+            ctx.workspace.catalogs.create(ctx.names.catalog, comment=COMMENT)
+            ctx.state.record("catalog", ctx.names.catalog)
+        if "schema" in missing:
+            ctx.workspace.schemas.create(ctx.names.schema, ctx.names.catalog, comment=COMMENT)
+            ctx.state.record("schema", f"{ctx.names.catalog}.{ctx.names.schema}")
+        return f"{' and '.join(missing)}: {self.describe(ctx)}"
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = []
+        for kind, remove in (("schema", ctx.workspace.schemas.delete), ("catalog", ctx.workspace.catalogs.delete)):
+            for rec in ctx.state.of_kind(kind):
+                if not include_data and _holds_kept_table(ctx, rec["id"]):
+                    done.append(f"kept {kind} {rec['id']} (it holds the data table)")
+                    continue
+                with contextlib.suppress(NotFound):
+                    remove(rec["id"])
+                ctx.state.forget(kind, rec["id"])
+                done.append(f"{kind} {rec['id']}")
+        return "; ".join(done) if done else None
+
+
+def _holds_kept_table(ctx: Context, name: str) -> bool:
+    table = ctx.names.full_table
+    return table == name or table.startswith(name + ".")
+
+
+class TableStep:
+    key, title = "table", "Delta table"
+
+    def describe(self, ctx: Context) -> str:
+        return f"table {ctx.names.full_table} ({len(schema.COLUMNS)} columns, partitioned by {schema.PARTITION_COLUMN})"
+
+    def check(self, ctx: Context) -> Check:
+        try:
+            info = ctx.workspace.tables.get(ctx.names.full_table)
+        except NotFound:
+            return Check(Status.MISSING, self.describe(ctx) + "; CREATE TABLE IF NOT EXISTS, never replaced")
+        have = {c.name: (c.type_text or (c.type_name.value if c.type_name else "")).upper() for c in info.columns or []}
+        want = {c.name: c.type.value.upper() for c in schema.COLUMNS}
+        drift = [f"missing {n}" for n in want if n not in have]
+        drift += [f"{n} is {have[n]}, expected {t}" for n, t in want.items() if n in have and have[n] != t]
+        drift += [f"extra column {n}" for n in have if n not in want]
+        if drift:
+            return Check(Status.DRIFT, f"{ctx.names.full_table} differs from the event schema: {'; '.join(drift)} "
+                                       "(left as it is: fix it by hand or choose another table name)")  # fmt: skip
+        return Check(Status.EXISTS, f"{ctx.names.full_table} matches the event schema")
+
+    def create(self, ctx: Context) -> str:
+        wid = ctx.outputs.get("warehouse_id")
+        if not wid:
+            raise SetupError(self.title, "no SQL warehouse to run the DDL on", "the warehouse step must succeed first")
+        ddl = schema.databricks_ddl(ctx.names.catalog, ctx.names.schema, ctx.names.table)
+        run = ctx.workspace.statement_execution.execute_statement(statement=ddl, warehouse_id=wid, wait_timeout="30s")
+        deadline = time.monotonic() + 600
+        while run.status and run.status.state in (sql.StatementState.PENDING, sql.StatementState.RUNNING):
+            if time.monotonic() > deadline:
+                raise SetupError(self.title, "the warehouse did not run the DDL within 10 minutes", "try again")
+            time.sleep(2)
+            run = ctx.workspace.statement_execution.get_statement(run.statement_id or "")
+        if run.status is None or run.status.state is not sql.StatementState.SUCCEEDED:
+            error = run.status.error.message if run.status and run.status.error else "unknown error"
+            raise SetupError(self.title, f"CREATE TABLE failed: {error}")
+        ctx.state.record("table", ctx.names.full_table)
+        return self.describe(ctx)
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        recs = ctx.state.of_kind("table")
+        if not recs:
+            return None
+        if not include_data:
+            return f"kept the data table {ctx.names.full_table} (use --include-data to drop it)"
+        for rec in recs:
+            with contextlib.suppress(NotFound):
+                ctx.workspace.tables.delete(rec["id"])
+            ctx.state.forget("table", rec["id"])
+        return f"table {', '.join(r['id'] for r in recs)} and its data"
+
+
+class ServicePrincipalStep:
+    key, title = "principal", "ZeroBus service principal"
+
+    def describe(self, ctx: Context) -> str:
+        return f"service principal '{ctx.names.sp_name}' with an OAuth secret in the OS keyring"
+
+    def _find(self, ctx: Context):  # type: ignore[no-untyped-def]
+        found = ctx.workspace.service_principals.list(filter=f'displayName eq "{ctx.names.sp_name}"')
+        return next((sp for sp in found if sp.display_name == ctx.names.sp_name), None)
+
+    def check(self, ctx: Context) -> Check:
+        sp = self._find(ctx)
+        if sp is None:
+            return Check(Status.MISSING, self.describe(ctx))
+        ctx.outputs["sp_application_id"] = sp.application_id or ""
+        if ctx.store.get(zerobus_client_secret_key(sp.application_id or "")):
+            return Check(Status.EXISTS, f"'{sp.display_name}' ({sp.application_id}); its secret is in the keyring")
+        return Check(Status.MISSING, f"'{sp.display_name}' exists, but no usable secret here: a new one is created")
+
+    def create(self, ctx: Context) -> str:
+        sp = self._find(ctx)
+        made = []
+        if sp is None:
+            sp = ctx.workspace.service_principals.create(display_name=ctx.names.sp_name, active=True)
+            ctx.state.record("service_principal", sp.id or "", application_id=sp.application_id or "")
+            made.append("service principal")
+        app_id = sp.application_id or ""
+        secret = ctx.workspace.service_principal_secrets_proxy.create(service_principal_id=sp.id or "")
+        if not secret.secret:
+            raise SetupError(self.title, "the workspace returned no secret")
+        ctx.store.set(zerobus_client_secret_key(app_id), secret.secret)
+        ctx.state.record("sp_secret", secret.id or "", service_principal_id=sp.id or "")
+        ctx.outputs["sp_application_id"] = app_id
+        made.append(f"OAuth secret (in {ctx.store.description.split(';')[0].rstrip('.')})")
+        return f"'{ctx.names.sp_name}' ({app_id}): {' and '.join(made)}"
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = []
+        for rec in ctx.state.of_kind("sp_secret"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.service_principal_secrets_proxy.delete(rec["service_principal_id"], rec["id"])
+            ctx.state.forget("sp_secret", rec["id"])
+            done.append("secret")
+        for rec in ctx.state.of_kind("service_principal"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.service_principals.delete(rec["id"])
+            ctx.store.delete(zerobus_client_secret_key(rec.get("application_id", "")))
+            ctx.state.forget("service_principal", rec["id"])
+            done.append(f"service principal {rec.get('application_id', rec['id'])}")
+        return ", ".join(done) if done else None
+
+
+class GrantsStep:
+    key, title = "grants", "Grants for the service principal"
+
+    def _wanted(self, ctx: Context) -> list[tuple[catalog.SecurableType, str, list[catalog.Privilege]]]:
+        n = ctx.names
+        return [
+            (catalog.SecurableType.CATALOG, n.catalog, [catalog.Privilege.USE_CATALOG]),
+            (catalog.SecurableType.SCHEMA, f"{n.catalog}.{n.schema}", [catalog.Privilege.USE_SCHEMA]),
+            (catalog.SecurableType.TABLE, n.full_table, [catalog.Privilege.SELECT, catalog.Privilege.MODIFY]),
+        ]
+
+    def describe(self, ctx: Context) -> str:
+        return "USE CATALOG, USE SCHEMA, SELECT and MODIFY on the table; CAN_USE on the warehouse"
+
+    def _missing(self, ctx: Context) -> list[str]:
+        principal = ctx.outputs.get("sp_application_id")
+        if not principal:
+            return ["all (the service principal does not exist yet)"]
+        missing = []
+        for kind, name, privileges in self._wanted(ctx):
+            try:
+                have = ctx.workspace.grants.get(kind.value, name, principal=principal)
+            except NotFound:
+                missing += [f"{p.value} on {name}" for p in privileges]
+                continue
+            granted = {
+                p for a in have.privilege_assignments or [] if a.principal == principal for p in a.privileges or []
+            }
+            missing += [f"{p.value} on {name}" for p in privileges if p not in granted]
+        wid = ctx.outputs.get("warehouse_id")
+        if wid:
+            perms = ctx.workspace.warehouses.get_permissions(wid)
+            ok = any(a.service_principal_name == principal for a in perms.access_control_list or [])
+            if not ok:
+                missing.append(f"CAN_USE on warehouse {wid}")
+        return missing
+
+    def check(self, ctx: Context) -> Check:
+        missing = self._missing(ctx)
+        return Check(Status.MISSING, "; ".join(missing)) if missing else Check(Status.EXISTS, self.describe(ctx))
+
+    def create(self, ctx: Context) -> str:
+        principal = ctx.outputs.get("sp_application_id")
+        if not principal:
+            raise SetupError(self.title, "no service principal to grant to", "the service principal step must succeed")
+        for kind, name, privileges in self._wanted(ctx):
+            change = catalog.PermissionsChange(principal=principal, add=privileges)
+            ctx.workspace.grants.update(kind.value, name, changes=[change])
+        wid = ctx.outputs.get("warehouse_id")
+        if wid:
+            acl = sql.WarehouseAccessControlRequest(
+                service_principal_name=principal, permission_level=sql.WarehousePermissionLevel.CAN_USE
+            )
+            ctx.workspace.warehouses.update_permissions(wid, access_control_list=[acl])
+        ctx.state.record("grants", principal)
+        return self.describe(ctx)
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        return None  # grants go with the principal and the objects they are on
+
+
+class LakebaseStep:
+    key, title = "lakebase", "Lakebase instance and synced table"
+
+    def describe(self, ctx: Context) -> str:
+        n = ctx.names
+        copy = f"a synced copy of {n.full_table} (key event_id)"
+        return f"instance '{n.lakebase_instance}' ({n.lakebase_capacity}) and {copy}"
+
+    def _synced_name(self, ctx: Context) -> str:
+        return f"{ctx.names.catalog}.{ctx.names.schema}.{ctx.names.table}_synced"
+
+    def _missing(self, ctx: Context) -> list[str]:
+        missing = []
+        try:
+            ctx.workspace.database.get_database_instance(ctx.names.lakebase_instance)
+        except NotFound:
+            missing.append("instance")
+        try:
+            ctx.workspace.database.get_synced_database_table(self._synced_name(ctx))
+        except NotFound:
+            missing.append("synced table")
+        return missing
+
+    def check(self, ctx: Context) -> Check:
+        if not ctx.names.lakebase:
+            return Check(Status.SKIPPED, "Lakebase is off (--lakebase to add it)")
+        missing = self._missing(ctx)
+        return (
+            Check(Status.MISSING, f"{' and '.join(missing)}: {self.describe(ctx)}")
+            if missing
+            else Check(Status.EXISTS, self.describe(ctx))
+        )
+
+    def create(self, ctx: Context) -> str:
+        n = ctx.names
+        missing = self._missing(ctx)
+        if "instance" in missing:
+            ctx.workspace.database.create_database_instance(
+                database.DatabaseInstance(name=n.lakebase_instance, capacity=n.lakebase_capacity)
+            )
+            ctx.state.record("database_instance", n.lakebase_instance)
+        if "synced table" in missing:
+            spec = database.SyncedTableSpec(
+                source_table_full_name=n.full_table, primary_key_columns=["event_id"], timeseries_key="ingested_at",
+                scheduling_policy=database.SyncedTableSchedulingPolicy.CONTINUOUS,
+                create_database_objects_if_missing=True,
+            )  # fmt: skip
+            ctx.workspace.database.create_synced_database_table(
+                database.SyncedDatabaseTable(
+                    name=self._synced_name(ctx),
+                    database_instance_name=n.lakebase_instance,
+                    logical_database_name=n.lakebase_database,
+                    spec=spec,
+                )  # fmt: skip
+            )
+            ctx.state.record("synced_table", self._synced_name(ctx))
+        return f"{' and '.join(missing)}: {self.describe(ctx)}"
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = []
+        for rec in ctx.state.of_kind("synced_table"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.database.delete_synced_database_table(rec["id"])
+            ctx.state.forget("synced_table", rec["id"])
+            done.append(f"synced table {rec['id']}")
+        for rec in ctx.state.of_kind("database_instance"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.database.delete_database_instance(rec["id"])
+            ctx.state.forget("database_instance", rec["id"])
+            done.append(f"instance {rec['id']}")
+        return ", ".join(done) if done else None
+
+
+class AppsStep:
+    key, title = "apps", "Companion Databricks Apps"
+
+    def _names(self, ctx: Context) -> list[str]:
+        return [ctx.names.mobile_app, ctx.names.dashboard_app]
+
+    def describe(self, ctx: Context) -> str:
+        return f"apps {', '.join(self._names(ctx))} with the warehouse as a resource (code is deployed later)"
+
+    def _missing(self, ctx: Context) -> list[str]:
+        missing = []
+        for name in self._names(ctx):
+            try:
+                ctx.workspace.apps.get(name)
+            except NotFound:
+                missing.append(name)
+        return missing
+
+    def check(self, ctx: Context) -> Check:
+        missing = self._missing(ctx)
+        return (
+            Check(Status.MISSING, f"apps {', '.join(missing)}") if missing else Check(Status.EXISTS, self.describe(ctx))
+        )
+
+    def create(self, ctx: Context) -> str:
+        missing = self._missing(ctx)
+        wid = ctx.outputs.get("warehouse_id", "")
+        for name in missing:
+            resources = [apps.AppResource(name="sql-warehouse", sql_warehouse=apps.AppResourceSqlWarehouse(
+                id=wid, permission=apps.AppResourceSqlWarehouseSqlWarehousePermission.CAN_USE))]  # fmt: skip
+            ctx.workspace.apps.create(apps.App(name=name, description=COMMENT, resources=resources), no_compute=True)
+            ctx.state.record("app", name)
+        return f"apps {', '.join(missing)}"
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = []
+        for rec in ctx.state.of_kind("app"):
+            with contextlib.suppress(NotFound):
+                ctx.workspace.apps.delete(rec["id"])
+            ctx.state.forget("app", rec["id"])
+            done.append(rec["id"])
+        return f"apps {', '.join(done)}" if done else None
+
+
+class ConfigFileStep:
+    key, title = "config", "generated_config.env"
+
+    def describe(self, ctx: Context) -> str:
+        return f"{self.path(ctx)} with the non-secret values (warehouse id, ZeroBus endpoint, table, principal)"
+
+    def path(self, ctx: Context) -> Path:
+        return ctx.config_dir / "generated_config.env"
+
+    def values(self, ctx: Context) -> dict[str, str]:
+        n = ctx.names
+        out = {
+            "DATABRICKS_HOST": ctx.workspace.config.host or "",
+            "CATALOG": n.catalog, "SCHEMA": n.schema, "TABLE_NAME": n.table,
+            "DATABRICKS_WAREHOUSE_ID": ctx.outputs.get("warehouse_id", ""),
+            "ZEROBUS_CLIENT_ID": ctx.outputs.get("sp_application_id", ""),
+            "ZEROBUS_SERVER_ENDPOINT": zerobus_endpoint(ctx) or "",
+            "INFRA_PREFIX": n.prefix,
+        }  # fmt: skip
+        if n.lakebase:
+            out.update(LAKEBASE_INSTANCE=n.lakebase_instance, LAKEBASE_DATABASES=n.lakebase_database,
+                       LAKEBASE_SCHEMA=n.lakebase_schema)  # fmt: skip
+        return {k: v for k, v in out.items() if v}
+
+    def check(self, ctx: Context) -> Check:
+        from dotenv import dotenv_values
+
+        path = self.path(ctx)
+        if path.is_file() and dotenv_values(path) == self.values(ctx):
+            return Check(Status.EXISTS, f"{path} is up to date")
+        return Check(Status.MISSING, self.describe(ctx))
+
+    def create(self, ctx: Context) -> str:
+        from zerostream_desktop.core.settings import save_user_settings
+
+        path = save_user_settings(self.values(ctx), self.path(ctx))
+        if not zerobus_endpoint(ctx):
+            return f"{path} (no ZeroBus endpoint yet: set ZEROBUS_SERVER_ENDPOINT or pass --region)"
+        return str(path)
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        return None  # the file holds no secrets and helps the next run; delete it by hand if wanted
+
+
+def zerobus_endpoint(ctx: Context) -> str | None:
+    """`<workspace id>.zerobus.<region>.cloud.databricks.com`, from the workspace where it can be derived."""
+    if ctx.names.zerobus_endpoint:
+        return ctx.names.zerobus_endpoint
+    if not ctx.names.region:
+        return None
+    return f"{ctx.workspace.get_workspace_id()}.zerobus.{ctx.names.region}.cloud.databricks.com"
+
+
+def all_steps() -> Sequence[Step]:
+    return (WarehouseStep(), CatalogSchemaStep(), TableStep(), ServicePrincipalStep(), GrantsStep(), LakebaseStep(),
+            AppsStep(), ConfigFileStep())  # fmt: skip
