@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self.stack_action = QAction("&Local Stack…", self, enabled=False)
         self.stack_action.triggered.connect(self.open_local_stack_dialog)
         tools_menu.addAction(self.stack_action)
+        setup_action = QAction("Set Up a Databricks &Workspace…", self)
+        setup_action.triggered.connect(self.open_setup_wizard)
+        tools_menu.addAction(setup_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
@@ -132,6 +135,14 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             self.restart_requested = True
             self.close()
+
+    def open_setup_wizard(self) -> object:
+        """Tools > Set Up a Databricks Workspace: the provisioning wizard (nothing is created before Apply)."""
+        from infra_wizard.qt_wizard import SetupWizard
+
+        wizard = SetupWizard(self.settings, parent=self)
+        wizard.open()
+        return wizard
 
     def open_local_stack_dialog(self) -> LocalStackDialog | None:
         if self._stack is None:

@@ -1,0 +1,408 @@
+"""The setup wizard (QWizard) over the same engine as `zerostream setup`.
+
+Pages: connection (profile, or host and token; Test Connection says who and where), names
+(prefix, catalog, schema, table, warehouse size, Lakebase), plan (what exists, what will be
+created, what has drifted), apply (per-step progress and a log; Cancel stops after the current
+step, and running the wizard again resumes), finish (what was created, what to do next). Every
+workspace call runs off the UI thread; results come back through a signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, apply, explain, plan
+from infra_wizard.steps import all_steps
+from zerostream_desktop.core import secrets
+from zerostream_desktop.core.settings import Settings, databricks_config_file
+
+log = logging.getLogger(__name__)
+
+COLOURS = {Status.EXISTS: "#2e7d32", Status.CREATED: "#1565c0", Status.MISSING: "#1565c0", Status.DRIFT: "#ef6c00",
+           Status.FAILED: "#c62828", Status.SKIPPED: "#757575", Status.CANCELLED: "#757575"}  # fmt: skip
+AUTH_METHODS = {
+    "profile": "Profile from ~/.databrickscfg",
+    "pat": "Personal access token",
+    "oauth-u2m": "OAuth in the browser (databricks auth login)",
+    "oauth-m2m": "Service principal (client id and secret)",
+}
+
+
+class _Relay(QObject):
+    done = Signal(object, object)  # (callback, result or exception)
+    step = Signal(object)  # StepResult
+
+
+class SetupWizard(QWizard):
+    """`client_factory(wizard) -> WorkspaceClient` builds the client from the connection page."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: secrets.SecretStore | None = None,
+        config_dir: Path | None = None,
+        client_factory: Callable[[SetupWizard], Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        from zerostream_desktop.core import paths
+
+        self.setWindowTitle("ZeroStream setup")
+        self.settings = settings
+        self.store = store or secrets.open_secret_store()
+        self.config_dir = config_dir or paths.user_config_dir()
+        self.client_factory = client_factory or _default_client
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup")
+        self.relay = _Relay(self)
+        self.relay.done.connect(self._dispatch)  # a bound method: delivered on the UI thread
+        self.cancel = threading.Event()
+        self.context: Context | None = None
+        self.results: list[StepResult] = []
+        self.connection = ConnectionPage(self)
+        self.names_page = NamesPage(self)
+        self.plan_page = PlanPage(self)
+        self.apply_page = ApplyPage(self)
+        self.finish_page = FinishPage(self)
+        for page in (self.connection, self.names_page, self.plan_page, self.apply_page, self.finish_page):
+            self.addPage(page)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage)
+        self.resize(820, 560)
+
+    def run_in_background(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        def finished(f: Future[Any]) -> None:
+            try:
+                self.relay.done.emit(then, f.result())
+            except Exception as exc:  # handed to `then`, which shows it
+                self.relay.done.emit(then, exc)
+
+        self.executor.submit(work).add_done_callback(finished)
+
+    def _dispatch(self, then: Callable[[Any], None], result: Any) -> None:
+        then(result)
+
+    def build_context(self) -> Context:
+        client = self.client_factory(self)
+        names = self.names_page.names()
+        return Context(
+            client, names, self.store, SetupState(client.config.host or "", self.config_dir), self.config_dir
+        )
+
+    def done(self, result: int) -> None:  # noqa: D102 (QDialog)
+        self.cancel.set()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        super().done(result)
+
+
+def _default_client(wizard: SetupWizard) -> Any:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
+
+    page = wizard.connection
+    method = page.method.currentData()
+    if method == "profile":
+        return WorkspaceClient(config=Config(profile=page.profile.currentText(), retry_timeout_seconds=30))
+    host = page.host.text().strip()
+    if method == "pat":
+        return WorkspaceClient(
+            config=Config(host=host, token=page.token.text(), auth_type="pat", retry_timeout_seconds=30)
+        )
+    if method == "oauth-m2m":
+        m2m = Config(host=host, client_id=page.client_id.text(), client_secret=page.token.text(),
+                     auth_type="oauth-m2m", retry_timeout_seconds=30)  # fmt: skip
+        return WorkspaceClient(config=m2m)
+    return WorkspaceClient(config=Config(host=host, auth_type="external-browser", retry_timeout_seconds=120))
+
+
+class ConnectionPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Connect to the workspace")
+        self.setSubTitle("How the setup signs in. Nothing is created until the Apply page.")
+        self.w = wizard
+        self.verified = False
+        self.method = QComboBox()
+        for key, label in AUTH_METHODS.items():
+            self.method.addItem(label, key)
+        self.profile = QComboBox()
+        self.profile.addItems(_profiles())
+        self.host = QLineEdit(
+            wizard.settings.databricks_host or "", placeholderText="https://<workspace>.cloud.databricks.com"
+        )
+        self.client_id = QLineEdit(placeholderText="service principal application id")
+        self.token = QLineEdit(echoMode=QLineEdit.EchoMode.Password, placeholderText="not stored by this page")
+        self.test_button = QPushButton("&Test Connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.result = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        form = QFormLayout(self)
+        form.addRow("Sign in with", self.method)
+        form.addRow("Profile", self.profile)
+        form.addRow("Host", self.host)
+        form.addRow("Client id", self.client_id)
+        form.addRow("Token or secret", self.token)
+        form.addRow(self.test_button, self.result)
+        self.method.currentIndexChanged.connect(self._enable)
+        self.method.setCurrentIndex(self.method.findData("profile" if self.profile.count() else "pat"))
+        self._enable()
+
+    def _enable(self) -> None:
+        m = self.method.currentData()
+        self.profile.setEnabled(m == "profile")
+        self.host.setEnabled(m != "profile")
+        self.client_id.setEnabled(m == "oauth-m2m")
+        self.token.setEnabled(m in ("pat", "oauth-m2m"))
+        self.verified = False
+        self.completeChanged.emit()
+
+    def test_connection(self) -> None:
+        self.test_button.setEnabled(False)
+        self.result.setText("Connecting…")
+
+        def who() -> str:
+            client = self.w.client_factory(self.w)
+            me = client.current_user.me()
+            return f"Signed in as {me.user_name or me.display_name} on {client.config.host}"
+
+        self.w.run_in_background(who, self._tested)
+
+    def _tested(self, result: Any) -> None:
+        self.test_button.setEnabled(True)
+        ok = not isinstance(result, BaseException)
+        self.verified = ok
+        self.result.setText(("✔ " + result) if ok else "✘ " + str(explain("Connection", result)))
+        self.result.setStyleSheet(f"color: {'#2e7d32' if ok else '#c62828'}")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.verified
+
+
+class NamesPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Names")
+        self.setSubTitle("What the setup creates or reuses. Existing resources with these names are kept.")
+        s = wizard.settings
+        self.prefix = QLineEdit(s.infra_prefix)
+        self.catalog = QLineEdit(s.catalog)
+        self.schema = QLineEdit(s.schema_name)
+        self.table = QLineEdit(s.table_name)
+        self.warehouse_size = QComboBox()
+        self.warehouse_size.addItems(["2X-Small", "X-Small", "Small", "Medium", "Large"])
+        self.warehouse_size.setCurrentText(s.warehouse_cluster_size)
+        self.lakebase = QCheckBox("Also create a Lakebase instance with a synced copy of the table")
+        self.region = QLineEdit(placeholderText="e.g. us-west-2, to derive the ZeroBus endpoint")
+        form = QFormLayout(self)
+        rows = (("Prefix", self.prefix), ("Catalog", self.catalog), ("Schema", self.schema), ("Table", self.table),
+                ("Warehouse size", self.warehouse_size), ("Region", self.region))  # fmt: skip
+        for label, w in rows:
+            form.addRow(label, w)
+        form.addRow(self.lakebase)
+        self._settings = s
+
+    def names(self) -> Names:
+        p = self.prefix.text().strip() or self._settings.infra_prefix
+        return Names(
+            prefix=p, catalog=self.catalog.text().strip(), schema=self.schema.text().strip(),
+            table=self.table.text().strip(), warehouse_name=f"{p}_warehouse",
+            warehouse_size=self.warehouse_size.currentText(),
+            sp_name=f"{p}-zerobus-service", lakebase=self.lakebase.isChecked(), lakebase_instance=f"{p}-lakebase",
+            lakebase_database=self._settings.lakebase_databases.split(",")[0].strip(),
+            lakebase_schema=self._settings.lakebase_schema, lakebase_capacity=self._settings.lakebase_capacity,
+            mobile_app=f"{p}-mobile-app", dashboard_app=f"{p}-dashboard-app",
+            zerobus_endpoint=self._settings.zerobus_server_endpoint, region=self.region.text().strip() or None,
+        )  # fmt: skip
+
+    def validatePage(self) -> bool:  # noqa: N802
+        from zerostream_desktop.core.schema import quote_identifier
+
+        try:
+            for part in (self.catalog.text(), self.schema.text(), self.table.text()):
+                quote_identifier(part.strip())
+        except ValueError as exc:
+            self.setSubTitle(f"⚠ {exc}")
+            return False
+        return True
+
+
+class ResultTable(QTableWidget):
+    def __init__(self) -> None:
+        super().__init__(0, 3)
+        self.setHorizontalHeaderLabels(["Step", "Status", "Detail"])
+        self.horizontalHeader().setStretchLastSection(True)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.setWordWrap(True)
+
+    def _text(self, row: int, col: int) -> str:
+        item = self.item(row, col)
+        return item.text() if item is not None else ""
+
+    def show_result(self, r: StepResult) -> None:
+        rows = [self._text(i, 0) for i in range(self.rowCount())]
+        row = rows.index(r.title) if r.title in rows else self.rowCount()
+        if row == self.rowCount():
+            self.insertRow(row)
+        for col, text in enumerate((r.title, r.status.value, r.detail)):
+            item = QTableWidgetItem(text)
+            item.setToolTip(r.detail)
+            if col == 1:
+                item.setForeground(QColor(COLOURS.get(r.status, "#000000")))
+            self.setItem(row, col, item)
+        self.resizeColumnsToContents()
+        self.resizeRowsToContents()
+
+    def statuses(self) -> dict[str, str]:
+        return {self._text(i, 0): self._text(i, 1) for i in range(self.rowCount())}
+
+
+class PlanPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Plan")
+        self.setSubTitle("Checking the workspace…")
+        self.w = wizard
+        self.table = ResultTable()
+        self.ready = False
+        QVBoxLayout(self).addWidget(self.table)
+
+    def initializePage(self) -> None:  # noqa: N802
+        self.ready = False
+        self.table.setRowCount(0)
+        self.setSubTitle("Checking the workspace…")
+
+        def look() -> list[StepResult]:
+            self.w.context = self.w.build_context()
+            return plan(self.w.context, all_steps())
+
+        self.w.run_in_background(look, self._planned)
+
+    def _planned(self, results: Any) -> None:
+        if isinstance(results, BaseException):
+            self.setSubTitle(f"✘ {explain('Plan', results)}")
+            return
+        for r in results:
+            self.table.show_result(r)
+        todo = sum(r.status is Status.MISSING for r in results)
+        failed = [r for r in results if r.status is Status.FAILED]
+        if failed:
+            self.setSubTitle(f"✘ {failed[0].detail}")
+        else:
+            self.setSubTitle(
+                f"{todo} step(s) will create something; the rest exists." if todo else "Everything exists."
+            )
+            self.ready = True
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.ready
+
+
+class ApplyPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Apply")
+        self.setSubTitle("Creating what is missing, step by step.")
+        self.w = wizard
+        self.table = ResultTable()
+        self.log = QPlainTextEdit(readOnly=True)
+        self.cancel_button = QPushButton("Cancel &after this step")
+        self.cancel_button.clicked.connect(self._cancel)
+        self.finished = False
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 2)
+        layout.addWidget(self.log, 1)
+        layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
+        wizard.relay.step.connect(self._step)
+
+    def initializePage(self) -> None:  # noqa: N802
+        self.finished = False
+        self.w.cancel.clear()
+        self.table.setRowCount(0)
+        self.log.clear()
+        ctx = self.w.context
+        assert ctx is not None
+        self.w.run_in_background(lambda: apply(ctx, all_steps(), self.w.relay.step.emit, self.w.cancel), self._applied)
+
+    def _step(self, r: StepResult) -> None:
+        self.table.show_result(r)
+        self.log.appendPlainText(f"{r.title}: {r.status.value}: {r.detail}")
+
+    def _cancel(self) -> None:
+        self.w.cancel.set()
+        self.cancel_button.setEnabled(False)
+        self.log.appendPlainText("Cancelling after the current step…")
+
+    def _applied(self, results: Any) -> None:
+        if isinstance(results, BaseException):
+            self.log.appendPlainText(str(explain("Apply", results)))
+            results = []
+        self.w.results = list(results)
+        failed = [r for r in results if r.status is Status.FAILED]
+        cancelled = any(r.status is Status.CANCELLED for r in results)
+        if failed:
+            self.setSubTitle(f"✘ Stopped at {failed[0].title}. Fix it and run the setup again: it resumes there.")
+        elif cancelled:
+            self.setSubTitle("Cancelled. What was created is recorded; running the setup again resumes.")
+        else:
+            self.setSubTitle("Done.")
+        self.cancel_button.setEnabled(False)
+        self.finished = True
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.finished
+
+
+class FinishPage(QWizardPage):
+    def __init__(self, wizard: SetupWizard) -> None:
+        super().__init__()
+        self.setTitle("Finished")
+        self.w = wizard
+        self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        QVBoxLayout(self).addWidget(self.summary)
+
+    def initializePage(self) -> None:  # noqa: N802
+        created = [r for r in self.w.results if r.status is Status.CREATED]
+        problems = [r for r in self.w.results if r.status in (Status.FAILED, Status.DRIFT, Status.CANCELLED)]
+        lines = [f"Created: {len(created)} step(s)."] + [f"  • {r.title}: {r.detail}" for r in created]
+        if problems:
+            lines += ["", "Needs attention:"] + [f"  • {r.title}: {r.detail}" for r in problems]
+        lines += ["", "Next:", f"  • The non-secret values are in {self.w.config_dir / 'generated_config.env'};",
+                  "    the service principal's secret is in the keyring.",
+                  "  • In File > Settings choose 'Databricks workspace' and restart to stream there."]  # fmt: skip
+        self.summary.setText("\n".join(lines))
+
+
+def _profiles() -> list[str]:
+    import configparser
+    import os
+
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(databricks_config_file(dict(os.environ)), encoding="utf-8")
+    except configparser.Error:
+        return []
+    return parser.sections()

@@ -1,0 +1,122 @@
+"""The setup wizard driven page by page against the workspace emulator, offscreen."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra_wizard.qt_wizard import SetupWizard
+from tests.emulators.workspace import serve_workspace
+from zerostream_desktop.core import secrets
+from zerostream_desktop.core.settings import load_settings
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+
+@pytest.fixture
+def ws():
+    with serve_workspace() as w:
+        yield w
+
+
+STORE = secrets.MemorySecretStore()  # the user's keyring, the same for every run of the wizard
+
+
+def open_wizard(qtbot, ws, tmp_path, token=None, store=STORE):
+    settings = load_settings(environ={"INFRA_PREFIX": "zsw"}, search_dirs=[])
+    wizard = SetupWizard(settings, store=store, config_dir=tmp_path)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    page = wizard.connection
+    page.method.setCurrentIndex(page.method.findData("pat"))
+    page.host.setText(ws.base_url)
+    page.token.setText(token or ws.token)
+    return wizard
+
+
+def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
+    wizard = open_wizard(qtbot, ws, tmp_path)
+    assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()  # test the connection first
+    wizard.connection.test_button.click()
+    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
+    assert wizard.connection.result.text() == f"✔ Signed in as analyst@example.com on {ws.base_url}"
+    wizard.next()
+    assert wizard.currentPage() is wizard.names_page
+    wizard.names_page.lakebase.setChecked(True)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    planned = wizard.plan_page.table.statuses()
+    assert planned["SQL warehouse"] == "will create" and planned["Lakebase instance and synced table"] == "will create"
+    assert ws.warehouses == {}
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.apply_page.finished, timeout=60_000)
+    applied = wizard.apply_page.table.statuses()
+    assert set(applied.values()) == {"created"}, applied
+    assert "zsw-lakebase" in ws.database_instances and "zsw_warehouse" in {w.info.name for w in ws.warehouses.values()}
+    sp = next(iter(ws.service_principals.values()))
+    assert wizard.store.get(secrets.zerobus_client_secret_key(sp.application_id))
+    wizard.next()
+    text = wizard.finish_page.summary.text()
+    assert "Created: 8 step(s)." in text and "generated_config.env" in text
+
+    again = open_wizard(qtbot, ws, tmp_path)
+    again.connection.test_button.click()
+    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
+    again.next()
+    again.names_page.lakebase.setChecked(True)
+    again.next()
+    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    assert again.plan_page.subTitle() == "Everything exists.", again.plan_page.table.statuses()
+
+
+def test_a_bad_token_is_explained_and_blocks_the_next_page(qtbot, ws, tmp_path):
+    wizard = open_wizard(qtbot, ws, tmp_path, token="dapi-wrong")
+    wizard.connection.test_button.click()
+    qtbot.waitUntil(lambda: wizard.connection.test_button.isEnabled(), timeout=20_000)
+    assert "refused the credentials" in wizard.connection.result.text()
+    assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()
+
+
+def test_a_failure_during_apply_is_named_and_the_next_run_resumes(qtbot, ws, tmp_path):
+    wizard = open_wizard(qtbot, ws, tmp_path)
+    wizard.connection.test_button.click()
+    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
+    wizard.next()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    ws.deny.append(("POST", "/api/2.0/apps"))  # apps fail: a partial apply
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.apply_page.finished, timeout=60_000)
+    assert "Stopped at Companion Databricks Apps" in wizard.apply_page.subTitle()
+    ws.deny.clear()
+    again = open_wizard(qtbot, ws, tmp_path)
+    again.connection.test_button.click()
+    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
+    again.next()
+    again.next()
+    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    todo = {k for k, v in again.plan_page.table.statuses().items() if v == "will create"}
+    assert todo == {"Companion Databricks Apps", "generated_config.env"}
+
+
+def test_cancel_stops_after_the_current_step_and_the_next_run_picks_up_the_rest(qtbot, ws, tmp_path):
+    wizard = open_wizard(qtbot, ws, tmp_path)
+    wizard.connection.test_button.click()
+    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
+    wizard.next()
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    wizard.next()
+    wizard.apply_page.cancel_button.click()  # while the first step runs
+    qtbot.waitUntil(lambda: wizard.apply_page.finished, timeout=60_000)
+    statuses = wizard.apply_page.table.statuses()
+    assert "cancelled" in statuses.values() and "Cancelled." in wizard.apply_page.subTitle()
+    again = open_wizard(qtbot, ws, tmp_path)
+    again.connection.test_button.click()
+    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
+    again.next()
+    again.next()
+    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    replanned = again.plan_page.table.statuses()
+    cancelled = {k for k, v in statuses.items() if v == "cancelled"}
+    assert cancelled and cancelled <= {k for k, v in replanned.items() if v in ("will create", "skipped")}
+    assert {k for k, v in statuses.items() if v == "created"} <= {k for k, v in replanned.items() if v == "exists"}
