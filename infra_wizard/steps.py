@@ -195,6 +195,14 @@ class ServicePrincipalStep:
             ctx.state.record("service_principal", sp.id or "", application_id=sp.application_id or "")
             made.append("service principal")
         app_id = sp.application_id or ""
+        ctx.outputs["sp_application_id"] = app_id
+        if not ctx.store.persistent:  # a secret that cannot be kept would be lost when this process ends
+            raise SetupError(
+                self.title,
+                f"{' and '.join(made) + ' created; ' if made else ''}no OS keyring here to keep its OAuth secret",
+                "start a Secret Service (gnome-keyring, KeePassXC) and run the setup again; the secret is never "
+                "written to a file",
+            )
         secret = ctx.workspace.service_principal_secrets_proxy.create(service_principal_id=sp.id or "")
         if not secret.secret:
             raise SetupError(self.title, "the workspace returned no secret")

@@ -18,12 +18,9 @@ def ws():
         yield w
 
 
-STORE = secrets.MemorySecretStore()  # the user's keyring, the same for every run of the wizard
-
-
-def open_wizard(qtbot, ws, tmp_path, token=None, store=STORE):
+def open_wizard(qtbot, ws, tmp_path, token=None, store=None):
     settings = load_settings(environ={"INFRA_PREFIX": "zsw"}, search_dirs=[])
-    wizard = SetupWizard(settings, store=store, config_dir=tmp_path)
+    wizard = SetupWizard(settings, store=store or secrets.KeyringSecretStore(), config_dir=tmp_path)
     qtbot.addWidget(wizard)
     wizard.show()
     page = wizard.connection

@@ -148,3 +148,13 @@ def test_lakebase_adds_an_instance_and_a_synced_table(ws, capsys):
     assert "zs-lakebase" in ws.database_instances
     synced = ws.synced_tables["zerostream.sensors.sensor_stream_synced"]
     assert synced.spec.primary_key_columns == ["event_id"] and synced.spec.timeseries_key == "ingested_at"
+
+
+def test_without_a_keyring_no_secret_is_made_that_would_be_lost(ws, capsys, monkeypatch):
+    from zerostream_desktop.core import secrets
+
+    monkeypatch.setattr(secrets, "open_secret_store", lambda: secrets.MemorySecretStore("no OS keyring"))
+    assert setup("apply") == 1
+    out = capsys.readouterr().out
+    assert "no OS keyring here to keep its OAuth secret" in out and "start a Secret Service" in out
+    assert len(ws.service_principals) == 1 and not any(ws.sp_secrets.values())  # the principal, no secret
