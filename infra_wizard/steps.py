@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,17 @@ from zerostream_desktop.core import schema
 from zerostream_desktop.core.secrets import zerobus_client_secret_key
 
 COMMENT = f"Created by ZeroStream setup ({CREATED_BY})"
+
+
+def remove_recorded(ctx: Context, kind: str, delete: Callable[[dict[str, str]], object]) -> list[dict[str, str]]:
+    """Delete each resource of `kind` the state file says this tool created (already gone is fine)."""
+    removed = []
+    for rec in ctx.state.of_kind(kind):
+        with contextlib.suppress(NotFound):
+            delete(rec)
+        ctx.state.forget(kind, rec["id"])
+        removed.append(rec)
+    return removed
 
 
 class WarehouseStep:
@@ -54,12 +65,10 @@ class WarehouseStep:
         return f"'{ctx.names.warehouse_name}' ({wid}, {kind}; it starts on first use)"
 
     def destroy(self, ctx: Context, include_data: bool) -> str | None:
-        done = []
-        for rec in ctx.state.of_kind("warehouse"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.warehouses.delete(rec["id"])
-            ctx.state.forget("warehouse", rec["id"])
-            done.append(rec.get("name", rec["id"]))
+        done = [
+            r.get("name", r["id"])
+            for r in remove_recorded(ctx, "warehouse", lambda r: ctx.workspace.warehouses.delete(r["id"]))
+        ]
         return f"warehouse {', '.join(done)}" if done else None
 
 
@@ -161,11 +170,8 @@ class TableStep:
             return None
         if not include_data:
             return f"kept the data table {ctx.names.full_table} (use --include-data to drop it)"
-        for rec in recs:
-            with contextlib.suppress(NotFound):
-                ctx.workspace.tables.delete(rec["id"])
-            ctx.state.forget("table", rec["id"])
-        return f"table {', '.join(r['id'] for r in recs)} and its data"
+        removed = remove_recorded(ctx, "table", lambda r: ctx.workspace.tables.delete(r["id"]))
+        return f"table {', '.join(r['id'] for r in removed)} and its data"
 
 
 class ServicePrincipalStep:
@@ -213,17 +219,15 @@ class ServicePrincipalStep:
         return f"'{ctx.names.sp_name}' ({app_id}): {' and '.join(made)}"
 
     def destroy(self, ctx: Context, include_data: bool) -> str | None:
-        done = []
-        for rec in ctx.state.of_kind("sp_secret"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.service_principal_secrets_proxy.delete(rec["service_principal_id"], rec["id"])
-            ctx.state.forget("sp_secret", rec["id"])
-            done.append("secret")
-        for rec in ctx.state.of_kind("service_principal"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.service_principals.delete(rec["id"])
+        secrets_api = ctx.workspace.service_principal_secrets_proxy
+        done = [
+            "secret"
+            for _ in remove_recorded(ctx, "sp_secret", lambda r: secrets_api.delete(r["service_principal_id"], r["id"]))
+        ]
+        for rec in remove_recorded(
+            ctx, "service_principal", lambda r: ctx.workspace.service_principals.delete(r["id"])
+        ):
             ctx.store.delete(zerobus_client_secret_key(rec.get("application_id", "")))
-            ctx.state.forget("service_principal", rec["id"])
             done.append(f"service principal {rec.get('application_id', rec['id'])}")
         return ", ".join(done) if done else None
 
@@ -348,17 +352,15 @@ class LakebaseStep:
         return f"{' and '.join(missing)}: {self.describe(ctx)}"
 
     def destroy(self, ctx: Context, include_data: bool) -> str | None:
-        done = []
-        for rec in ctx.state.of_kind("synced_table"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.database.delete_synced_database_table(rec["id"])
-            ctx.state.forget("synced_table", rec["id"])
-            done.append(f"synced table {rec['id']}")
-        for rec in ctx.state.of_kind("database_instance"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.database.delete_database_instance(rec["id"])
-            ctx.state.forget("database_instance", rec["id"])
-            done.append(f"instance {rec['id']}")
+        db = ctx.workspace.database
+        done = [
+            f"synced table {r['id']}"
+            for r in remove_recorded(ctx, "synced_table", lambda r: db.delete_synced_database_table(r["id"]))
+        ]
+        done += [
+            f"instance {r['id']}"
+            for r in remove_recorded(ctx, "database_instance", lambda r: db.delete_database_instance(r["id"]))
+        ]
         return ", ".join(done) if done else None
 
 
@@ -397,12 +399,7 @@ class AppsStep:
         return f"apps {', '.join(missing)}"
 
     def destroy(self, ctx: Context, include_data: bool) -> str | None:
-        done = []
-        for rec in ctx.state.of_kind("app"):
-            with contextlib.suppress(NotFound):
-                ctx.workspace.apps.delete(rec["id"])
-            ctx.state.forget("app", rec["id"])
-            done.append(rec["id"])
+        done = [r["id"] for r in remove_recorded(ctx, "app", lambda r: ctx.workspace.apps.delete(r["id"]))]
         return f"apps {', '.join(done)}" if done else None
 
 

@@ -30,6 +30,17 @@ def open_wizard(qtbot, ws, tmp_path, token=None, store=None):
     return wizard
 
 
+def to_plan(qtbot, wizard, lakebase: bool = False) -> dict[str, str]:
+    """Test the connection, accept the names, wait for the plan; the plan's statuses."""
+    wizard.connection.test_button.click()
+    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
+    wizard.next()
+    wizard.names_page.lakebase.setChecked(lakebase)
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    return wizard.plan_page.table.statuses()
+
+
 def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
     wizard = open_wizard(qtbot, ws, tmp_path)
     assert not wizard.button(wizard.WizardButton.NextButton).isEnabled()  # test the connection first
@@ -56,12 +67,7 @@ def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
     assert "Created: 8 step(s)." in text and "generated_config.env" in text
 
     again = open_wizard(qtbot, ws, tmp_path)
-    again.connection.test_button.click()
-    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
-    again.next()
-    again.names_page.lakebase.setChecked(True)
-    again.next()
-    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    to_plan(qtbot, again, lakebase=True)
     assert again.plan_page.subTitle() == "Everything exists.", again.plan_page.table.statuses()
 
 
@@ -75,44 +81,28 @@ def test_a_bad_token_is_explained_and_blocks_the_next_page(qtbot, ws, tmp_path):
 
 def test_a_failure_during_apply_is_named_and_the_next_run_resumes(qtbot, ws, tmp_path):
     wizard = open_wizard(qtbot, ws, tmp_path)
-    wizard.connection.test_button.click()
-    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
-    wizard.next()
-    wizard.next()
-    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    to_plan(qtbot, wizard)
     ws.deny.append(("POST", "/api/2.0/apps"))  # apps fail: a partial apply
     wizard.next()
     qtbot.waitUntil(lambda: wizard.apply_page.finished, timeout=60_000)
     assert "Stopped at Companion Databricks Apps" in wizard.apply_page.subTitle()
     ws.deny.clear()
     again = open_wizard(qtbot, ws, tmp_path)
-    again.connection.test_button.click()
-    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
-    again.next()
-    again.next()
-    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    to_plan(qtbot, again)
     todo = {k for k, v in again.plan_page.table.statuses().items() if v == "will create"}
     assert todo == {"Companion Databricks Apps", "generated_config.env"}
 
 
 def test_cancel_stops_after_the_current_step_and_the_next_run_picks_up_the_rest(qtbot, ws, tmp_path):
     wizard = open_wizard(qtbot, ws, tmp_path)
-    wizard.connection.test_button.click()
-    qtbot.waitUntil(lambda: wizard.connection.verified, timeout=20_000)
-    wizard.next()
-    wizard.next()
-    qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
+    to_plan(qtbot, wizard)
     wizard.next()
     wizard.apply_page.cancel_button.click()  # while the first step runs
     qtbot.waitUntil(lambda: wizard.apply_page.finished, timeout=60_000)
     statuses = wizard.apply_page.table.statuses()
     assert "cancelled" in statuses.values() and "Cancelled." in wizard.apply_page.subTitle()
     again = open_wizard(qtbot, ws, tmp_path)
-    again.connection.test_button.click()
-    qtbot.waitUntil(lambda: again.connection.verified, timeout=20_000)
-    again.next()
-    again.next()
-    qtbot.waitUntil(lambda: again.plan_page.ready, timeout=20_000)
+    to_plan(qtbot, again)
     replanned = again.plan_page.table.statuses()
     cancelled = {k for k, v in statuses.items() if v == "cancelled"}
     assert cancelled and cancelled <= {k for k, v in replanned.items() if v in ("will create", "skipped")}

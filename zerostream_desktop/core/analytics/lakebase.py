@@ -23,30 +23,14 @@ from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.database import DatabaseInstanceState
 
 from zerostream_desktop.core.analytics import sql
-from zerostream_desktop.core.analytics.model import (
-    DEFAULT_TRACK_LIMIT,
-    DEFAULT_TRACK_POINTS,
-    MINUTE_S,
-    AnalyticsError,
-    Client,
-    Kpis,
-    NotReadyError,
-    SeriesPoint,
-    Track,
-    Window,
-    clients_from_rows,
-    kpis_from_row,
-    series_from_rows,
-    series_since,
-    track_from_rows,
-)
+from zerostream_desktop.core.analytics.model import AnalyticsError, NotReadyError, SqlBackend, first_line
 
 log = logging.getLogger(__name__)
 
 CREDENTIAL_MARGIN = dt.timedelta(seconds=60)
 
 
-class LakebaseAnalytics:
+class LakebaseAnalytics(SqlBackend):
     """Thread-safe (one connection behind a lock); call from a worker, not the UI thread."""
 
     def __init__(
@@ -78,26 +62,7 @@ class LakebaseAnalytics:
         self._expires: dt.datetime | None = None
         self._lock = threading.Lock()
 
-    # --- the Analytics interface ------------------------------------------------------------
-
-    def kpis(self, window: Window) -> Kpis:
-        rows = self._query("kpis", {"active_since": window.active_since, "minute_since": window.minute_since})
-        return kpis_from_row(rows[0], window.minute_s)
-
-    def clients(self, window: Window) -> list[Client]:
-        return clients_from_rows(self._query("clients", {}), window)
-
-    def track(
-        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
-    ) -> Track:
-        if max_points < 2 or limit < 1:
-            raise ValueError("a track needs limit >= 1 and max_points >= 2")
-        params = {"connection_id": connection_id, "track_limit": limit, "max_points": max_points}
-        return track_from_rows(connection_id, self._query("track", params))
-
-    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]:
-        rows = self._query("series", {"since": series_since(window, seconds)})
-        return series_from_rows(rows, window, seconds)
+    # --- the Analytics interface: SqlBackend, over _query ------------------------------
 
     def close(self) -> None:
         with self._lock:
@@ -120,14 +85,14 @@ class LakebaseAnalytics:
                     lost = conn.closed
                     self._drop()
                     if attempt == 2 or not lost:
-                        raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
-                    log.info("Lakebase connection lost (%s); reconnecting", _first_line(exc))
+                        raise AnalyticsError(f"{self.description}: {first_line(exc)}") from exc
+                    log.info("Lakebase connection lost (%s); reconnecting", first_line(exc))
                 except psycopg.errors.UndefinedTable as exc:
                     raise AnalyticsError(
                         f"{self.description}: the synced table does not exist yet; run the setup wizard's Lakebase step"
                     ) from exc
                 except psycopg.Error as exc:
-                    raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
+                    raise AnalyticsError(f"{self.description}: {first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def _connection(self) -> psycopg.Connection:
@@ -146,7 +111,7 @@ class LakebaseAnalytics:
         except psycopg.OperationalError as exc:
             self._password = None  # perhaps revoked: the next try asks for a new one
             raise AnalyticsError(
-                f"cannot connect to {self.description} at {host}:{self.port}: {_first_line(exc)}"
+                f"cannot connect to {self.description} at {host}:{self.port}: {first_line(exc)}"
             ) from exc
         return self._conn
 
@@ -161,7 +126,7 @@ class LakebaseAnalytics:
         except NotFound as exc:
             raise AnalyticsError(f"Lakebase instance '{self.instance}' does not exist; run the setup wizard") from exc
         except (DatabricksError, OSError, ValueError) as exc:
-            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {_first_line(exc)}") from exc
+            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {first_line(exc)}") from exc
         if inst.state in (DatabaseInstanceState.STARTING, DatabaseInstanceState.UPDATING):
             raise NotReadyError(f"Lakebase instance '{self.instance}' is {inst.state.value.lower()}; try again shortly")
         if inst.state is not DatabaseInstanceState.AVAILABLE or not inst.read_write_dns or not user:
@@ -175,9 +140,7 @@ class LakebaseAnalytics:
                 request_id=str(uuid.uuid4()), instance_names=[self.instance]
             )
         except DatabricksError as exc:
-            raise AnalyticsError(
-                f"cannot get a database credential for {self.description}: {_first_line(exc)}"
-            ) from exc
+            raise AnalyticsError(f"cannot get a database credential for {self.description}: {first_line(exc)}") from exc
         if not cred.token:
             raise AnalyticsError(f"the workspace returned no database credential for {self.description}")
         self.credentials_fetched += 1
@@ -194,7 +157,3 @@ class LakebaseAnalytics:
                 self._conn.close()
             finally:
                 self._conn = None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -57,6 +57,7 @@ from zerostream_desktop.core.analytics.model import (
     Track,
     TrackPoint,
     Window,
+    check_track_args,
     clients_from_rows,
     keep_indices,
     kpis_from_row,
@@ -174,8 +175,7 @@ class LocalDeltaAnalytics:
     def track(
         self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
     ) -> Track:
-        if max_points < 2 or limit < 1:
-            raise ValueError("a track needs limit >= 1 and max_points >= 2")
+        check_track_args(limit, max_points)
         with self._lock:
             if not self._sync():
                 return Track(connection_id)

@@ -184,6 +184,44 @@ def refresh(backend: Analytics, window: Window, track_of: str | None = None, ser
     )
 
 
+class SqlBackend:
+    """The Analytics interface for backends that run the query suite remotely (warehouse, Lakebase).
+
+    Subclasses implement `_query(name, params) -> rows`, where name is one of `sql.QUERIES`.
+    """
+
+    def _query(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def kpis(self, window: Window) -> Kpis:
+        rows = self._query("kpis", {"active_since": window.active_since, "minute_since": window.minute_since})
+        return kpis_from_row(rows[0], window.minute_s)
+
+    def clients(self, window: Window) -> list[Client]:
+        return clients_from_rows(self._query("clients", {}), window)
+
+    def track(
+        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
+    ) -> Track:
+        check_track_args(limit, max_points)
+        params = {"connection_id": connection_id, "track_limit": limit, "max_points": max_points}
+        return track_from_rows(connection_id, self._query("track", params))
+
+    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]:
+        rows = self._query("series", {"since": series_since(window, seconds)})
+        return series_from_rows(rows, window, seconds)
+
+
+def check_track_args(limit: int, max_points: int) -> None:
+    if max_points < 2 or limit < 1:
+        raise ValueError("a track needs limit >= 1 and max_points >= 2")
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for messages (drivers put whole stack traces in theirs)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 # --- shared by every backend: turning rows into results ------------------------------------
 
 

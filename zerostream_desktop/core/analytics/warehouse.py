@@ -26,30 +26,14 @@ from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.sql import State
 
 from zerostream_desktop.core.analytics import sql
-from zerostream_desktop.core.analytics.model import (
-    DEFAULT_TRACK_LIMIT,
-    DEFAULT_TRACK_POINTS,
-    MINUTE_S,
-    AnalyticsError,
-    Client,
-    Kpis,
-    NotReadyError,
-    SeriesPoint,
-    Track,
-    Window,
-    clients_from_rows,
-    kpis_from_row,
-    series_from_rows,
-    series_since,
-    track_from_rows,
-)
+from zerostream_desktop.core.analytics.model import AnalyticsError, NotReadyError, SqlBackend, first_line
 
 log = logging.getLogger(__name__)
 
 STATE_CHECK_S = 30.0  # how long a "running" answer is trusted before asking again after an error
 
 
-class WarehouseAnalytics:
+class WarehouseAnalytics(SqlBackend):
     """Thread-safe (one connection behind a lock); call from a worker, not the UI thread."""
 
     def __init__(
@@ -71,26 +55,7 @@ class WarehouseAnalytics:
         self._running_at = 0.0
         self._lock = threading.Lock()
 
-    # --- the Analytics interface ------------------------------------------------------------
-
-    def kpis(self, window: Window) -> Kpis:
-        rows = self._query("kpis", {"active_since": window.active_since, "minute_since": window.minute_since})
-        return kpis_from_row(rows[0], window.minute_s)
-
-    def clients(self, window: Window) -> list[Client]:
-        return clients_from_rows(self._query("clients", {}), window)
-
-    def track(
-        self, connection_id: str, limit: int = DEFAULT_TRACK_LIMIT, max_points: int = DEFAULT_TRACK_POINTS
-    ) -> Track:
-        if max_points < 2 or limit < 1:
-            raise ValueError("a track needs limit >= 1 and max_points >= 2")
-        params = {"connection_id": connection_id, "track_limit": limit, "max_points": max_points}
-        return track_from_rows(connection_id, self._query("track", params))
-
-    def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]:
-        rows = self._query("series", {"since": series_since(window, seconds)})
-        return series_from_rows(rows, window, seconds)
+    # --- the Analytics interface: SqlBackend, over _query ------------------------------
 
     def close(self) -> None:
         with self._lock:
@@ -111,7 +76,7 @@ class WarehouseAnalytics:
             except dbsql.exc.Error as exc:
                 self._disconnect()
                 self._running_at = 0.0
-                raise AnalyticsError(f"{self.description}: {_first_line(exc)}") from exc
+                raise AnalyticsError(f"{self.description}: {first_line(exc)}") from exc
             except OSError as exc:
                 self._disconnect()
                 raise AnalyticsError(f"cannot reach {self.description}: {exc}") from exc
@@ -130,7 +95,7 @@ class WarehouseAnalytics:
         except NotFound as exc:
             raise AnalyticsError(f"{self.description} does not exist; choose a warehouse in Settings") from exc
         except (DatabricksError, OSError, ValueError) as exc:
-            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {_first_line(exc)}") from exc
+            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {first_line(exc)}") from exc
         name = f"SQL warehouse '{info.name}'"
         if info.state is State.RUNNING:
             self._running_at = time.monotonic()
@@ -173,7 +138,3 @@ class WarehouseAnalytics:
             except Exception as exc:  # closing a broken connection: nothing left to save
                 log.debug("closing the warehouse connection: %s", exc)
             self._conn = None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
