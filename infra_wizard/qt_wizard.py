@@ -310,8 +310,11 @@ class PlanPage(QWizardPage):
         if failed:
             self.setSubTitle(f"✘ {failed[0].detail}")
         else:
+            exist = sum(r.status is Status.EXISTS for r in results)
             self.setSubTitle(
-                f"{todo} step(s) will create something; the rest exists." if todo else "Everything exists."
+                f"{todo} of {len(results)} steps will create something, {exist} exist already; Next applies the plan."
+                if todo
+                else "Everything exists."
             )
             self.ready = True
         self.completeChanged.emit()

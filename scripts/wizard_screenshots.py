@@ -21,6 +21,24 @@ from zerostream_desktop.core import secrets  # noqa: E402
 from zerostream_desktop.core.settings import load_settings  # noqa: E402
 
 
+class _DemoKeyring:
+    """A throw-away keyring backend: the demo's secret is kept in memory, as a keyring would keep it."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
 def wait(app: QApplication, predicate, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -39,7 +57,8 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     with serve_workspace() as ws, tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(environ={"INFRA_PREFIX": "demo"}, search_dirs=[])
-        wizard = SetupWizard(settings, store=secrets.MemorySecretStore(), config_dir=Path(tmp))
+        store = secrets.KeyringSecretStore(backend=_DemoKeyring())  # type: ignore[arg-type]
+        wizard = SetupWizard(settings, store=store, config_dir=Path(tmp))
         wizard.show()
         page = wizard.connection
         page.method.setCurrentIndex(page.method.findData("pat"))
