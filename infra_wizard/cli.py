@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--region", help="cloud region, to derive the ZeroBus endpoint when it is not set")
     p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
     p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
+    p.add_argument("--timeout", type=float, default=60.0, help="give up on an unanswered workspace call (s)")
     p.set_defaults(func=run)
 
 
@@ -44,7 +45,8 @@ def context(args: argparse.Namespace) -> Context:
     settings, _ = settings_from_args(args, **{k: v for k, v in flags.items() if v})
     store = open_secret_store()
     token = store.get(databricks_token_key(settings.databricks_host)) if settings.databricks_host else None
-    workspace = WorkspaceClient(config=databricks_config(settings, retry_timeout_seconds=30, token=token))
+    config = databricks_config(settings, retry_timeout_seconds=max(1, int(args.timeout)), token=token)
+    workspace = WorkspaceClient(config=config)
     names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region)
     folder = paths.user_config_dir()
     return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder)
@@ -62,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
         results = plan(ctx, steps)
         for r in results:
             print_result(r)
+        if any(r.status is Status.FAILED for r in results):
+            print("Could not check everything: fix what failed, then run the plan again.")
+            return 1
         todo = sum(r.status is Status.MISSING for r in results)
         print(f"{todo} step(s) would create something; `zerostream setup apply` does it." if todo else "Nothing to do.")
-        return 1 if any(r.status is Status.FAILED for r in results) else 0
+        return 0
     if args.action == "apply":
         cancel = threading.Event()
         try:

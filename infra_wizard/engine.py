@@ -206,8 +206,8 @@ def plan(ctx: Context, steps: Sequence[Step]) -> list[StepResult]:
         except Exception as exc:  # a failed look is reported as that step's failure, with the fix
             err = explain(step.title, exc)
             out.append(StepResult(step.key, step.title, Status.FAILED, str(err)))
-            if isinstance(err.__cause__ or exc, Unauthenticated) or "credentials" in err.message:
-                break
+            if isinstance(exc, (Unauthenticated, OSError, ValueError)) or "refused the credentials" in err.message:
+                break  # the next steps would fail the same way: one clear message is better
             continue
         out.append(StepResult(step.key, step.title, c.status, c.detail))
     return out

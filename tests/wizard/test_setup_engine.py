@@ -158,3 +158,17 @@ def test_without_a_keyring_no_secret_is_made_that_would_be_lost(ws, capsys, monk
     out = capsys.readouterr().out
     assert "no OS keyring here to keep its OAuth secret" in out and "start a Secret Service" in out
     assert len(ws.service_principals) == 1 and not any(ws.sp_secrets.values())  # the principal, no secret
+
+
+def test_an_unreachable_host_is_one_clear_error(monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    monkeypatch.setenv("DATABRICKS_HOST", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-x")
+    assert setup("plan", "--timeout", "2") == 1
+    out = capsys.readouterr().out
+    assert "SQL warehouse" in out and "cannot reach the workspace" in out and "check the host" in out
+    assert "Unity Catalog" not in out  # it stops at the first unreachable call
