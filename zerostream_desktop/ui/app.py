@@ -171,7 +171,7 @@ async def _refresh_dashboard(window: Any, settings: Settings, controller: Any, e
             try:
                 if backend is None:
                     backend = await loop.run_in_executor(executor, open_analytics, settings)
-                    dashboard.show_source(backend.description)
+                    dashboard.show_source(f"{backend.description} (first read: on a large table this takes seconds)")
                 w = Window(now, settings.active_window_seconds, max(300, settings.active_window_seconds))
                 result = await loop.run_in_executor(executor, refresh, backend, w, with_track)
             except NotReadyError as exc:
