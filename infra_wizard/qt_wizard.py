@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, apply, explain, plan
 from infra_wizard.steps import all_steps
 from zerostream_desktop.core import secrets
-from zerostream_desktop.core.settings import Settings, databricks_config_file
+from zerostream_desktop.core.settings import Settings, databricks_profiles
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class ConnectionPage(QWizardPage):
         for key, label in AUTH_METHODS.items():
             self.method.addItem(label, key)
         self.profile = QComboBox()
-        self.profile.addItems(_profiles())
+        self.profile.addItems(databricks_profiles())
         self.host = QLineEdit(
             wizard.settings.databricks_host or "", placeholderText="https://<workspace>.cloud.databricks.com"
         )
@@ -397,15 +397,3 @@ class FinishPage(QWizardPage):
                   "    the service principal's secret is in the keyring.",
                   "  • In File > Settings choose 'Databricks workspace' and restart to stream there."]  # fmt: skip
         self.summary.setText("\n".join(lines))
-
-
-def _profiles() -> list[str]:
-    import configparser
-    import os
-
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(databricks_config_file(dict(os.environ)), encoding="utf-8")
-    except configparser.Error:
-        return []
-    return parser.sections()

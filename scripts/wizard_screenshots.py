@@ -1,6 +1,6 @@
 """Screenshots of each setup wizard page, run against the workspace emulator (tests/emulators), offscreen.
 
-    PYTHONPATH=. .venv/bin/python scripts/wizard_screenshots.py [--out docs/screenshots]
+PYTHONPATH=. .venv/bin/python scripts/wizard_screenshots.py [--out docs/screenshots]
 """
 
 from __future__ import annotations
@@ -17,26 +17,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from infra_wizard.qt_wizard import SetupWizard  # noqa: E402
 from tests.emulators.workspace import serve_workspace  # noqa: E402
+from tests.services.keyring import InMemoryKeyring  # noqa: E402
 from zerostream_desktop.core import secrets  # noqa: E402
 from zerostream_desktop.core.settings import load_settings  # noqa: E402
-
-
-class _DemoKeyring:
-    """A throw-away keyring backend: the demo's secret is kept in memory, as a keyring would keep it."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
 
 
 def wait(app: QApplication, predicate, seconds: float = 30.0) -> None:
@@ -57,7 +40,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     with serve_workspace() as ws, tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(environ={"INFRA_PREFIX": "demo"}, search_dirs=[])
-        store = secrets.KeyringSecretStore(backend=_DemoKeyring())  # type: ignore[arg-type]
+        store = secrets.KeyringSecretStore(backend=InMemoryKeyring())
         wizard = SetupWizard(settings, store=store, config_dir=Path(tmp))
         wizard.show()
         page = wizard.connection

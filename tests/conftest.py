@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
-import keyring.backend
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+from tests.services.keyring import InMemoryKeyring
 
 # CI explores the same examples every run (a red build is reproducible); developers' runs vary.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -23,25 +24,6 @@ os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 _FOREIGN_PREFIXES = ("DATABRICKS_", "ZEROBUS_", "ZEROSTREAM_", "SIM_", "LAKEBASE_", "WAREHOUSE_")
 _FOREIGN_NAMES = ("CATALOG", "SCHEMA", "TABLE_NAME", "INFRA_PREFIX", "STREAM_INTERVAL_MS", "ACTIVE_WINDOW_SECONDS",
                   "MOBILE_APP_NAME", "DASHBOARD_APP_NAME")  # fmt: skip
-
-
-class InMemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring backend that forgets everything: tests never touch the real keyring."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
 
 
 @pytest.fixture(autouse=True)

@@ -185,6 +185,16 @@ def databricks_config_file(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("DATABRICKS_CONFIG_FILE") or Path.home() / ".databrickscfg").expanduser()
 
 
+def databricks_profiles(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The profile names in ~/.databrickscfg (or DATABRICKS_CONFIG_FILE); none when it is missing or unreadable."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(databricks_config_file(os.environ if environ is None else environ), encoding="utf-8")
+    except configparser.Error:
+        return []
+    return parser.sections()
+
+
 def _check_profile(profile: str, source: str, environ: Mapping[str, str]) -> None:
     path = databricks_config_file(environ)
     parser = configparser.ConfigParser()

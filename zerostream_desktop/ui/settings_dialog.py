@@ -8,7 +8,6 @@ the environment sets wins over the file, so its field is shown read-only with wh
 
 from __future__ import annotations
 
-import configparser
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -38,7 +37,7 @@ from zerostream_desktop.core.settings import (
     SettingsError,
     Sourced,
     databricks_config,
-    databricks_config_file,
+    databricks_profiles,
     resolve_settings,
     save_user_settings,
     user_settings_path,
@@ -105,7 +104,7 @@ class SettingsDialog(QDialog):
 
         self.profile_combo = QComboBox()
         self.profile_combo.addItem("(none: host and token below, or DATABRICKS_* variables)", "")
-        for name in _profiles():
+        for name in databricks_profiles():
             self.profile_combo.addItem(name, name)
         self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(settings.databricks_profile or "")))
         for key in TEXT_FIELDS:
@@ -253,21 +252,6 @@ def _who_am_i(settings: Settings, token: str | None) -> str:
     config = databricks_config(settings, retry_timeout_seconds=20, token=token)
     me = WorkspaceClient(config=config).current_user.me()
     return f"Signed in as {me.user_name or me.display_name} on {config.host}"
-
-
-def _profiles() -> list[str]:
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(databricks_config_file(_env()), encoding="utf-8")
-    except configparser.Error:
-        return []
-    return parser.sections()
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def _value(settings: Settings, key: str) -> str:

@@ -18,12 +18,17 @@ from typing import Any
 
 import psycopg
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
 from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.database import DatabaseInstanceState
 
 from zerostream_desktop.core.analytics import sql
-from zerostream_desktop.core.analytics.model import AnalyticsError, NotReadyError, SqlBackend, first_line
+from zerostream_desktop.core.analytics.model import (
+    AnalyticsError,
+    NotReadyError,
+    SqlBackend,
+    first_line,
+    workspace_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +121,11 @@ class LakebaseAnalytics(SqlBackend):
         return self._conn
 
     def _instance_address(self) -> tuple[str, str]:
-        try:
+        with workspace_errors(
+            self.description, f"Lakebase instance '{self.instance}' does not exist; run the setup wizard"
+        ):
             inst = self.workspace.database.get_database_instance(self.instance)
             user = self.workspace.current_user.me().user_name
-        except (Unauthenticated, PermissionDenied) as exc:
-            raise AnalyticsError(
-                f"not allowed to use {self.description}: {exc}. Check the credentials in Settings."
-            ) from exc
-        except NotFound as exc:
-            raise AnalyticsError(f"Lakebase instance '{self.instance}' does not exist; run the setup wizard") from exc
-        except (DatabricksError, OSError, ValueError) as exc:
-            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {first_line(exc)}") from exc
         if inst.state in (DatabaseInstanceState.STARTING, DatabaseInstanceState.UPDATING):
             raise NotReadyError(f"Lakebase instance '{self.instance}' is {inst.state.value.lower()}; try again shortly")
         if inst.state is not DatabaseInstanceState.AVAILABLE or not inst.read_write_dns or not user:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -215,6 +216,22 @@ class SqlBackend:
 def check_track_args(limit: int, max_points: int) -> None:
     if max_points < 2 or limit < 1:
         raise ValueError("a track needs limit >= 1 and max_points >= 2")
+
+
+@contextmanager
+def workspace_errors(description: str, not_found: str) -> Iterator[None]:
+    """Workspace API failures as AnalyticsError: credentials, a missing resource (`not_found`), unreachable."""
+    from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
+    from databricks.sdk.errors.base import DatabricksError
+
+    try:
+        yield
+    except (Unauthenticated, PermissionDenied) as exc:
+        raise AnalyticsError(f"not allowed to use {description}: {exc}. Check the credentials in Settings.") from exc
+    except NotFound as exc:
+        raise AnalyticsError(not_found) from exc
+    except (DatabricksError, OSError, ValueError) as exc:
+        raise AnalyticsError(f"cannot reach the workspace for {description}: {first_line(exc)}") from exc
 
 
 def first_line(exc: BaseException) -> str:

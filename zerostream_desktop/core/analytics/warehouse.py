@@ -21,12 +21,16 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 from databricks import sql as dbsql
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
-from databricks.sdk.errors.base import DatabricksError
 from databricks.sdk.service.sql import State
 
 from zerostream_desktop.core.analytics import sql
-from zerostream_desktop.core.analytics.model import AnalyticsError, NotReadyError, SqlBackend, first_line
+from zerostream_desktop.core.analytics.model import (
+    AnalyticsError,
+    NotReadyError,
+    SqlBackend,
+    first_line,
+    workspace_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +90,8 @@ class WarehouseAnalytics(SqlBackend):
         """Start a stopped warehouse and say so; never wait for it here."""
         if time.monotonic() - self._running_at < STATE_CHECK_S and self._conn is not None:
             return
-        try:
+        with workspace_errors(self.description, f"{self.description} does not exist; choose a warehouse in Settings"):
             info = self.workspace.warehouses.get(self.warehouse_id)
-        except (Unauthenticated, PermissionDenied) as exc:
-            raise AnalyticsError(
-                f"not allowed to use {self.description}: {exc}. Check the credentials in Settings."
-            ) from exc
-        except NotFound as exc:
-            raise AnalyticsError(f"{self.description} does not exist; choose a warehouse in Settings") from exc
-        except (DatabricksError, OSError, ValueError) as exc:
-            raise AnalyticsError(f"cannot reach the workspace for {self.description}: {first_line(exc)}") from exc
         name = f"SQL warehouse '{info.name}'"
         if info.state is State.RUNNING:
             self._running_at = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
 from zerostream_desktop.core.analytics.model import Client, ClientStatus
@@ -155,9 +155,3 @@ class FilterOnlyProxy(QSortFilterProxyModel):
         source = self.sourceModel()
         if source is not None and column >= 0:
             source.sort(column, order)
-
-    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        text = self.filterRegularExpression().pattern()
-        if not text:
-            return True
-        return super().filterAcceptsRow(row, parent)

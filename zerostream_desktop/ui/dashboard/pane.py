@@ -110,7 +110,7 @@ class DashboardPane(QWidget):
             self.table.resizeColumnsToContents()
         if self.selected_client and not self.table.selectionModel().hasSelection():
             self._select_row(self.selected_client)  # a reset (new clients) dropped the selection
-        if self.map is not None:
+        if self.map is not None and self.map.isVisible():  # behind the Simulator tab: nothing to redraw
             self.map.show_devices(clients)
 
     def show_track(self, track: Track) -> None:
