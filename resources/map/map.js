@@ -1,6 +1,6 @@
 // ZeroStream map: device positions and one device's track, driven from Python over QWebChannel.
 //
-// Python -> page (bridge signals, JSON strings): devicesChanged, trackChanged, trackCleared, selectionChanged.
+// Python -> page (bridge signals, JSON strings): devicesChanged, trackChanged, selectionChanged.
 // Page -> Python (bridge slots): deviceClicked(id), report(kind, json) with kind one of
 // "ready", "basemap", "trackDrawn", "error".
 "use strict";
@@ -215,14 +215,6 @@ function showTrack(json) {
   report("trackDrawn", { id: t.id, points: n, total: t.total, start, end, ms: Math.round(performance.now() - started) });
 }
 
-function clearTrack() {
-  track.id = null; track.points = [];
-  trackLayer.setPoints([], [], []);
-  endpoints.clearLayers();
-  notice("");
-  report("trackDrawn", { id: null, points: 0, total: 0, start: null, end: null, ms: 0 });
-}
-
 function formatTime(ms) {
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
@@ -271,7 +263,6 @@ new QWebChannel(qt.webChannelTransport, (channel) => {
   bridge = channel.objects.bridge;
   bridge.devicesChanged.connect(showDevices);
   bridge.trackChanged.connect(showTrack);
-  bridge.trackCleared.connect(clearTrack);
   bridge.selectionChanged.connect(selectDevice);
   report("ready", { leaflet: L.version });
 });

@@ -41,7 +41,6 @@ class MapBridge(QObject):
 
     devicesChanged = Signal(str)  # noqa: N815  (names the page uses)
     trackChanged = Signal(str)  # noqa: N815
-    trackCleared = Signal()  # noqa: N815
     selectionChanged = Signal(str)  # noqa: N815
 
     clicked = Signal(str)
@@ -138,9 +137,6 @@ class MapView(QWebEngineView):
         payload = {"id": track.connection_id, "name": name, "points": points, "total": track.total_points,
                    "fit": fit, "follow": follow}  # fmt: skip
         self._send(self.bridge.trackChanged, json.dumps(payload))
-
-    def clear_track(self) -> None:
-        self._send(self.bridge.trackCleared)
 
     def select(self, connection_id: str | None) -> None:
         self._send(self.bridge.selectionChanged, connection_id or "")

@@ -154,9 +154,6 @@ class DashboardPane(QWidget):
         self.track_requested.emit(client.connection_id)
 
     def _track_drawn(self, info: dict[str, object]) -> None:
-        if not info.get("id"):
-            self.track_label.setText("Select a client to see its track")
-            return
         row = self.clients.row_of(str(info["id"]))
         name = (self.clients.client(row).device_name if row >= 0 else None) or info["id"]
         points, total = info.get("points", 0), info.get("total", 0)
