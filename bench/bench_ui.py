@@ -69,7 +69,7 @@ def main() -> None:
     from qasync import QEventLoop
 
     from zerostream_desktop.core.settings import load_settings
-    from zerostream_desktop.ui.app import _run, _Running, build_window
+    from zerostream_desktop.ui.app import AppRun, build_window, run_window
 
     app = QApplication([])
     app.setQuitOnLastWindowClosed(False)
@@ -79,7 +79,7 @@ def main() -> None:
     window.tabs.setCurrentWidget(window.dashboard)
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    running = _Running()
+    running = AppRun()
     marks: dict[str, float] = {}
     gaps: list[float] = []
     last = [0.0]
@@ -96,7 +96,7 @@ def main() -> None:
     map_view.ready.connect(lambda: marks.setdefault("map_ready", time.time()))
 
     async def drive() -> None:
-        task = asyncio.ensure_future(_run(window, settings, True, running))
+        task = asyncio.ensure_future(run_window(window, settings, True, running))
         while "map_ready" not in marks or window.dashboard.proxy.rowCount() < args.devices:
             await asyncio.sleep(0.1)
             if time.time() - LAUNCHED > 300:

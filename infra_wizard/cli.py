@@ -36,13 +36,13 @@ def print_result(r: StepResult, out: Any = None) -> None:
 def context(args: argparse.Namespace) -> Context:
     from databricks.sdk import WorkspaceClient
 
-    from zerostream_desktop.commands.common import settings_from_args
     from zerostream_desktop.core import paths
     from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store
-    from zerostream_desktop.core.settings import databricks_config
+    from zerostream_desktop.core.settings import databricks_config, resolve_settings
 
     flags = {"databricks_profile": args.profile, "databricks_host": args.host}
-    settings, _ = settings_from_args(args, **{k: v for k, v in flags.items() if v})
+    flags["data_dir"] = getattr(args, "data_dir", None)
+    settings, _ = resolve_settings({k: v for k, v in flags.items() if v})
     store = open_secret_store()
     token = store.get(databricks_token_key(settings.databricks_host)) if settings.databricks_host else None
     config = databricks_config(settings, retry_timeout_seconds=max(1, int(args.timeout)), token=token)

@@ -8,8 +8,8 @@ bin=.venv/bin
 status=0
 step() { printf '\033[1m==> %s\033[0m\n' "$1"; shift; "$@" || { echo "FAILED: $*"; status=1; }; }
 step "ruff" "$bin/ruff" check .
-step "import contracts (core, localbus and the setup engine never import Qt)" "$bin/lint-imports"
-step "mypy (core, localbus, setup engine)" "$bin/mypy"
+step "import contracts (layers; only the UI imports Qt)" "$bin/lint-imports"
+step "mypy (every package)" "$bin/mypy"
 echo "==> pytest"
 "$bin/python" -m pytest "$@"
 rc=$?

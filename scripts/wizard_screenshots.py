@@ -15,11 +15,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from infra_wizard.qt_wizard import SetupWizard  # noqa: E402
 from tests.emulators.workspace import serve_workspace  # noqa: E402
 from tests.services.keyring import InMemoryKeyring  # noqa: E402
 from zerostream_desktop.core import secrets  # noqa: E402
 from zerostream_desktop.core.settings import load_settings  # noqa: E402
+from zerostream_desktop.ui.setup_wizard import SetupWizard  # noqa: E402
 
 
 def wait(app: QApplication, predicate, seconds: float = 30.0) -> None:

@@ -169,3 +169,17 @@ def expected_series(rows_: list[dict], w: Window, seconds: int) -> list[SeriesPo
         SeriesPoint(end - dt.timedelta(seconds=i), *counts.get(end - dt.timedelta(seconds=i), [0, 0]))
         for i in range(seconds - 1, -1, -1)
     ]
+
+
+def expected_events(rows_: list[dict], client: str | None, limit: int, offset: int, one_per_event: bool) -> list[dict]:
+    """The raw stream's page: rows as landed (one per event where the store keeps one), newest event first."""
+    pool = latest_landings(rows_) if one_per_event else rows_
+    pool = [r for r in pool if client is None or r["connection_id"] == client]
+    pool.sort(key=lambda r: (r["event_timestamp"], r["event_id"], r["zerobus_offset"]), reverse=True)
+    keys = ("event_id", "connection_id", "device_name", "latitude", "longitude", "speed_kmh", "heading_deg",
+            "battery_pct", "signal_strength", "payload_bytes", "zerobus_offset")  # fmt: skip
+    return [
+        {**{k: r.get(k) for k in keys}, "event_timestamp": round(r["event_timestamp"].timestamp() * 1000, 3),
+         "ingested_at": round(r["ingested_at"].timestamp() * 1000, 3)}
+        for r in pool[offset : offset + limit]
+    ]  # fmt: skip

@@ -73,6 +73,17 @@ def test_series(backend, rows):
         assert len(got) == seconds and sum(p.events for p in got) > 0
 
 
+@pytest.mark.parametrize(("client", "limit", "offset"), [(None, 50, 0), (None, 7, 1000), ("dev-01", 20, 105),
+                                                        (dataset.EVIL, 5, 0), ("nobody", 5, 0)])  # fmt: skip
+def test_raw_events_page(request, backend, rows, client, limit, offset):
+    lakebase = "lakebase" in request.node.callspec.id  # a synced table keeps one row per event
+    got = backend.events(client, limit, offset)
+    want = dataset.expected_events(rows, client, limit, offset, one_per_event=lakebase)
+    assert [{**e, "event_timestamp": pytest.approx(e["event_timestamp"])} for e in got] == want
+    if client == "dev-01":  # its oldest events were resent: rows of their own, except in a synced table
+        assert (len({e["event_id"] for e in got}) < len(got)) is not lakebase
+
+
 def test_one_dashboard_refresh_answers_everything_at_once(backend, rows):
     r = refresh(backend, dataset.WINDOW, track_of=dataset.LONG)
     assert dataclasses.asdict(r.kpis) == approx_kpis(dataset.expected_kpis(rows, dataset.WINDOW))

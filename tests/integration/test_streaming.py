@@ -230,3 +230,30 @@ def test_paused_streamer_resumes_when_asked(tmp_path: Path):
         assert streamer.stats.acked == 20 and spool.depth == 0
     finally:
         bus.terminate()
+
+
+def test_stream_brings_back_the_localbus_it_started_when_it_is_killed(tmp_path: Path):
+    from deltalake import DeltaTable
+
+    from zerostream_desktop.core.paths import local_table_path
+    from zerostream_desktop.localbus.server import read_state
+
+    proc = stream_cmd(tmp_path, "--devices", "100", "--interval-ms", "500", "--duration", "14", "--stop-timeout", "60")
+    try:
+        deadline = time.monotonic() + 30
+        while not (state := read_state(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state, "the stream command did not start localbus"
+        time.sleep(3)
+        os.kill(int(state["pid"]), signal.SIGKILL)
+        rc, summary = summary_of(proc)
+        assert rc == 0, summary
+        assert summary["localbus_restarts"] >= 1
+        assert summary["spool_depth"] == 0 and summary["acknowledged"] >= summary["generated"] > 0
+        again = read_state(tmp_path)
+        assert again is None or again["pid"] != state["pid"]  # the new one was stopped at the end, too
+        landed = DeltaTable(str(local_table_path(tmp_path, TABLE))).to_pyarrow_table(columns=["event_id"])
+        assert len(set(landed["event_id"].to_pylist())) == summary["generated"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,18 @@ def isolated_qsettings(tmp_path: Path, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
     yield
     QSettings().clear()
+
+
+@pytest.fixture
+def qasync_loop(qapp):
+    """An asyncio loop over pytest-qt's running Qt loop, as the app has one (FIELD_NOTES: never stopped)."""
+    from qasync import QEventLoop
+
+    loop = QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.events._set_running_loop(None)  # qasync marks it running for good; later tests call asyncio.run
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(scope="session", autouse=True)

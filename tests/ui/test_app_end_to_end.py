@@ -1,22 +1,20 @@
 """The whole app in-process on a temporary data folder: stream, watch the dashboard and the map, lose localbus.
 
-The app's own coroutine (`ui.app._run`) runs on a qasync loop over pytest-qt's event loop, as
+The app's own coroutine (`ui.app.run_window`) runs on a qasync loop over pytest-qt's event loop, as
 FIELD_NOTES prescribes for WebEngine; localbus is the real server process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
-from qasync import QEventLoop
 
 from zerostream_desktop.core.paths import local_table_path
 from zerostream_desktop.core.settings import load_settings
-from zerostream_desktop.ui.app import _run, _Running, build_window
+from zerostream_desktop.ui.app import AppRun, build_window, run_window
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration, pytest.mark.slow]
 
@@ -24,16 +22,15 @@ DEVICES = 20
 
 
 @pytest.fixture
-def app(qapp, qtbot, tmp_path, monkeypatch):
+def app(qapp, qtbot, tmp_path, monkeypatch, qasync_loop):
     monkeypatch.setenv("ZEROSTREAM_LOCALBUS_TOKEN", "e2e-token")
     env = {"ZEROSTREAM_DATA_DIR": str(tmp_path), "SIM_DEVICES": "3", "SIM_SEED": "11", "STREAM_INTERVAL_MS": "250"}
     settings = load_settings(environ=env, search_dirs=[])
     handlers = list(logging.getLogger().handlers)
     window = build_window(settings)
-    loop = QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    running = _Running(restart_delay_s=8.0)  # long enough for the outage to show
-    task = loop.create_task(_run(window, settings, False, running))
+    loop = qasync_loop
+    running = AppRun(restart_delay_s=8.0)  # long enough for the outage to show
+    task = loop.create_task(run_window(window, settings, False, running))
     qtbot.waitUntil(lambda: running.stack is not None and window.stack_label.text().startswith("Local stack: https"),
                     timeout=30_000)  # fmt: skip
     yield window, running, task, settings

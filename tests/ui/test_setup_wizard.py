@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra_wizard.qt_wizard import SetupWizard
 from tests.emulators.workspace import serve_workspace
 from zerostream_desktop.core import secrets
 from zerostream_desktop.core.settings import load_settings
+from zerostream_desktop.ui.setup_wizard import SetupWizard
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 

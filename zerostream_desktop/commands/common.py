@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.fleet import Fleet, ModeMix, TraceError, load_trace
-from zerostream_desktop.core.fleet.configured import fleet_from_settings
 from zerostream_desktop.core.settings import Settings, Sourced, resolve_settings
 
 

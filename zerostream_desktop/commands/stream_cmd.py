@@ -10,12 +10,13 @@ import sys
 import time
 from typing import Any
 
+from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
 from zerostream_desktop.core.fleet import Fleet
-from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
+from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
-from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
 from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 
 log = logging.getLogger(__name__)
 TICK_S = 0.1
@@ -38,26 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
     fleet = build_fleet(settings, args, time.time())
-    stack = None
+    connection = None
     try:
-        if settings.endpoint == "local":
-            from zerostream_desktop.localbus.security import ensure_token
-            from zerostream_desktop.localbus.supervisor import start_local_stack
-
-            token = ensure_token()
-            stack = start_local_stack(settings.data_dir, token)
-            target = local_target(settings, stack.endpoint, token, stack.ca_cert)
-        else:
-            target = databricks_target(settings)
-        spool = Spool(spool_path(settings, target), max_records=args.spool_max)
-        summary = asyncio.run(_stream(args, fleet, Streamer(target, spool, json_mode=args.format == "json",
-                                                             batch_size=args.batch_size)))  # fmt: skip
-    except ValueError as exc:
+        connection = stream_target.open_stream_target(settings, spool_max=args.spool_max)
+        streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
+                            batch_size=args.batch_size)  # fmt: skip
+        summary = asyncio.run(_stream(args, fleet, streamer, connection))
+    except (StreamTargetError, ValueError) as exc:
         print(f"zerostream stream: {exc}", file=sys.stderr)
         return 2
     finally:
-        if stack is not None and stack.owned:
-            stack.stop()
+        if connection is not None:
+            connection.close()
     summary["seed"] = fleet.seed
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
@@ -65,9 +58,12 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary["state"] != StreamState.PAUSED and summary["spool_depth"] == 0 else 1
 
 
-async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) -> dict[str, Any]:
+async def _stream(
+    args: argparse.Namespace, fleet: Fleet, streamer: Streamer, connection: StreamConnection
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     runner = asyncio.create_task(streamer.run())
+    watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
     start = time.time()
     throttled = 0
     last_view = time.monotonic()
@@ -88,6 +84,8 @@ async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) ->
     generating_s = time.time() - start
     await streamer.stop(args.stop_timeout)
     await runner
+    if watchdog is not None:
+        watchdog.cancel()
     view.show(time.time() - start, final=True)
     s = streamer.stats
     return {
@@ -103,6 +101,7 @@ async def _stream(args: argparse.Namespace, fleet: Fleet, streamer: Streamer) ->
         "spool_depth": streamer.spool.depth,
         "dead_letters": streamer.spool.dead_letter_count(),
         "throttled_ticks": throttled,
+        "localbus_restarts": connection.watchdog.restarts if connection.watchdog is not None else 0,
         "generated_per_s": s.generated / generating_s,
         "acknowledged_per_s": s.acked / max(time.time() - start, 1e-9),
         "bytes_acknowledged": s.bytes_acked,

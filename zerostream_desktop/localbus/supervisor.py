@@ -38,7 +38,7 @@ class LocalStack:
         if self.process is not None:
             return self.process.poll() is None
         state = read_state(self.data_dir)
-        return bool(state and _alive(int(state["pid"])))
+        return bool(state and alive(int(state["pid"])))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the server if this stack started it (it drains and acknowledges first)."""
@@ -53,7 +53,7 @@ class LocalStack:
             self.process.wait(5)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,7 +76,7 @@ def start_local_stack(
     data_dir = Path(data_dir)
     log_file = data_dir / "logs" / "localbus.log"
     state = read_state(data_dir)
-    if state and _alive(int(state["pid"])):
+    if state and alive(int(state["pid"])):
         log.info("reusing localbus at %s (pid %s)", state["endpoint"], state["pid"])
         ca = Path(state["ca_cert"]) if state.get("ca_cert") else None
         return LocalStack(data_dir, state["endpoint"], ca, token, None, log_file)

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from zerostream_desktop import __version__
+from zerostream_desktop.core.analytics.refresher import DashboardRefresher
 from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.localbus.supervisor import LocalStack
+from zerostream_desktop.ui.dashboard.feed import DashboardFeed
 from zerostream_desktop.ui.dashboard.pane import DashboardPane
 from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
 from zerostream_desktop.ui.log_view import LogView, QtLogHandler
 from zerostream_desktop.ui.settings_dialog import SettingsDialog
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
+from zerostream_desktop.ui.streaming import StreamController, StreamSnapshot
+
+if TYPE_CHECKING:
+    from zerostream_desktop.ui.setup_wizard import SetupWizard
 
 
 class MainWindow(QMainWindow):
@@ -39,14 +47,15 @@ class MainWindow(QMainWindow):
         self.dashboard = dashboard or DashboardPane(settings.full_table_name)
         self.tabs.addTab(self.dashboard, "&Dashboard")
         self.setCentralWidget(self.tabs)
-        self.log_dock = QDockWidget("Log", self, objectName="log_dock")
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("log_dock")
         self.log_dock.setWidget(LogView(log_handler or QtLogHandler()))
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.log_dock.hide()
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
         self.stream_label = QLabel("Streaming: not connected")
-        self.last_stream: object = None  # the latest StreamSnapshot shown
+        self.last_stream: StreamSnapshot | None = None  # the latest shown
         self.restart_requested = False
         self.statusBar().addPermanentWidget(self.stream_label)
         self.statusBar().addPermanentWidget(self.stack_label)
@@ -68,7 +77,8 @@ class MainWindow(QMainWindow):
         self.start_action.triggered.connect(lambda: self.simulator.start_button.toggle())
         apply_action = QAction("&Apply Device Count", self, shortcut=QKeySequence("Ctrl+Return"))
         apply_action.triggered.connect(self.simulator.apply_count)
-        self.resume_action = QAction("&Resume Streaming", self, shortcut=QKeySequence("Ctrl+Shift+R"), enabled=False)
+        self.resume_action = QAction("&Resume Streaming", self, shortcut=QKeySequence("Ctrl+Shift+R"))
+        self.resume_action.setEnabled(False)
         self.resume_action.triggered.connect(self.resume_requested.emit)
         sim_menu.addActions([self.start_action, apply_action, self.resume_action])
         view_menu = self.menuBar().addMenu("&View")
@@ -76,7 +86,8 @@ class MainWindow(QMainWindow):
         log_action.setShortcut(QKeySequence("Ctrl+L"))
         view_menu.addAction(log_action)
         tools_menu = self.menuBar().addMenu("&Tools")
-        self.stack_action = QAction("&Local Stack…", self, enabled=False)
+        self.stack_action = QAction("&Local Stack…", self)
+        self.stack_action.setEnabled(False)
         self.stack_action.triggered.connect(self.open_local_stack_dialog)
         tools_menu.addAction(self.stack_action)
         setup_action = QAction("Set Up a Databricks &Workspace…", self)
@@ -86,6 +97,31 @@ class MainWindow(QMainWindow):
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+
+    def attach_stream(self, stream: StreamController) -> None:
+        """The simulator feeds the stream (the spool's backpressure slows it); the status bar shows it."""
+        self.simulator.events_generated.connect(stream.submit)
+        self.simulator.can_generate = stream.has_room
+        stream.stats_changed.connect(self.show_stream)
+        stream.stack_changed.connect(self._stack_changed)
+        stream.open_failed.connect(lambda why: self.statusBar().showMessage(f"Cannot stream: {why}"))
+        self.resume_requested.connect(stream.resume)
+
+    def attach_dashboard(self, refresher: DashboardRefresher, stream: StreamController) -> DashboardFeed:
+        def ack_p95_ms() -> float | None:
+            snapshot = stream.snapshot()
+            return snapshot.ack_p95_ms if snapshot is not None else None
+
+        return DashboardFeed(self.dashboard, refresher, ack_p95_ms)
+
+    def start_simulation(self) -> None:
+        self.simulator.start()
+
+    def _stack_changed(self, stack: LocalStack | None, why: str) -> None:
+        if stack is None:
+            self.show_local_stack(None, why)
+        else:
+            self.show_local_stack(stack.endpoint, ca_cert=stack.ca_cert, token=stack.token)
 
     def show_local_stack(
         self, endpoint: str | None, error: str | None = None, ca_cert: Path | None = None, token: str | None = None
@@ -101,17 +137,17 @@ class MainWindow(QMainWindow):
             self.stack_label.setText(f"Local stack: {endpoint}")
             self.stack_label.setToolTip("localbus, the embedded ZeroBus endpoint, writing local Delta tables")
 
-    def show_stream(self, snapshot: object) -> None:
-        """Status bar line for the streamer (a StreamSnapshot); a pause shows the endpoint's reason."""
+    def show_stream(self, snapshot: StreamSnapshot) -> None:
+        """Status bar line for the streamer; a pause shows the endpoint's reason."""
         self.last_stream = snapshot
-        text = snapshot.status_text()  # type: ignore[attr-defined]
-        self.simulator.rate_chart.add(snapshot.sent, snapshot.acked)  # type: ignore[attr-defined]
-        self.stream_label.setText(f"Streaming: {text}")
-        error = snapshot.last_error  # type: ignore[attr-defined]
-        self.stream_label.setToolTip(error)
-        if snapshot.state == "paused":  # type: ignore[attr-defined]
-            self.statusBar().showMessage(f"Streaming paused: {error}  (fix it, then Simulation > Resume Streaming)")
-        self.resume_action.setEnabled(snapshot.state == "paused")  # type: ignore[attr-defined]
+        self.simulator.rate_chart.add(snapshot.sent, snapshot.acked)
+        self.stream_label.setText(f"Streaming: {snapshot.status_text()}")
+        self.stream_label.setToolTip(snapshot.last_error)
+        if snapshot.state == "paused":
+            self.statusBar().showMessage(
+                f"Streaming paused: {snapshot.last_error}  (fix it, then Simulation > Resume Streaming)"
+            )
+        self.resume_action.setEnabled(snapshot.state == "paused")
 
     def open_settings_dialog(self) -> SettingsDialog | None:
         """File > Settings: saved settings apply from the next start; offer to restart now."""
@@ -136,9 +172,9 @@ class MainWindow(QMainWindow):
             self.restart_requested = True
             self.close()
 
-    def open_setup_wizard(self) -> object:
+    def open_setup_wizard(self) -> SetupWizard:
         """Tools > Set Up a Databricks Workspace: the provisioning wizard (nothing is created before Apply)."""
-        from infra_wizard.qt_wizard import SetupWizard
+        from zerostream_desktop.ui.setup_wizard import SetupWizard  # the setup engine loads only when asked for
 
         wizard = SetupWizard(self.settings, parent=self)
         wizard.open()
@@ -168,7 +204,7 @@ class MainWindow(QMainWindow):
         state = qs.value("main_window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
-        self.tabs.setCurrentIndex(int(qs.value("main_window/tab", 0)))
+        self.tabs.setCurrentIndex(int(str(qs.value("main_window/tab", 0))))
         self.simulator.restore_layout(qs)
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -14,7 +14,7 @@ import math
 import os
 from typing import Any
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QUrl, Signal, SignalInstance, Slot
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -79,7 +79,7 @@ class MapView(QWebEngineView):
         self.is_ready = False
         self.basemap = "pending"
         self.last_track: dict[str, Any] | None = None
-        self._pending: list[tuple[Signal, tuple[Any, ...]]] = []
+        self._pending: list[tuple[SignalInstance, tuple[Any, ...]]] = []
         self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.device_clicked)
         self.bridge.reported.connect(self._on_report)
@@ -109,7 +109,7 @@ class MapView(QWebEngineView):
             self.last_track = data
             self.track_drawn.emit(data)
 
-    def _send(self, signal: Any, *args: Any) -> None:
+    def _send(self, signal: SignalInstance, *args: Any) -> None:
         if self.is_ready:
             signal.emit(*args)
         else:  # before the page is up: keep only the latest of each kind

@@ -9,11 +9,10 @@ the environment sets wins over the file, so its field is shown read-only with wh
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -32,16 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from zerostream_desktop.core import secrets
+from zerostream_desktop.core.errors import first_line
 from zerostream_desktop.core.settings import (
     Settings,
     SettingsError,
     Sourced,
-    databricks_config,
     databricks_profiles,
     resolve_settings,
     save_user_settings,
     user_settings_path,
 )
+from zerostream_desktop.core.workspace import who_am_i, workspace_client
+from zerostream_desktop.ui.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,6 @@ ANALYTICS = {
 }
 
 
-class _Relay(QObject):
-    done = Signal(bool, str)
-
-
 class SettingsDialog(QDialog):
     """Edit, validate, save. `saved` carries the settings file's path."""
 
@@ -90,9 +87,7 @@ class SettingsDialog(QDialog):
         self.store = store or secrets.open_secret_store()
         self.config_file = config_file or user_settings_path()
         self._environ = environ
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settings-test")
-        self._relay = _Relay(self)
-        self._relay.done.connect(self._tested)
+        self.background = Background(self, name="settings-test")
         self.fields: dict[str, QLineEdit] = {}
 
         self.local_radio = QRadioButton("&Local stack (localbus on this machine, no account)")
@@ -210,14 +205,11 @@ class SettingsDialog(QDialog):
         )
         self.test_button.setEnabled(False)
         self.test_result.setText("Connecting…")
-        future = self._executor.submit(_who_am_i, settings, token)
-        future.add_done_callback(self._relay_result)
-
-    def _relay_result(self, future: Future[str]) -> None:
-        try:
-            self._relay.done.emit(True, future.result())
-        except Exception as exc:  # any failure is the message the user needs
-            self._relay.done.emit(False, _first_line(exc))
+        self.background.run(
+            lambda: who_am_i(workspace_client(settings, token)),
+            lambda who: self._tested(True, who),
+            lambda exc: self._tested(False, first_line(exc)),
+        )
 
     def _tested(self, ok: bool, message: str) -> None:
         self.test_button.setEnabled(True)
@@ -242,16 +234,8 @@ class SettingsDialog(QDialog):
                 edit.setToolTip(f"{key} is set by the {self.sources[key].source}; change it there")
 
     def done(self, result: int) -> None:  # noqa: D102 (QDialog)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown()
         super().done(result)
-
-
-def _who_am_i(settings: Settings, token: str | None) -> str:
-    from databricks.sdk import WorkspaceClient
-
-    config = databricks_config(settings, retry_timeout_seconds=20, token=token)
-    me = WorkspaceClient(config=config).current_user.me()
-    return f"Signed in as {me.user_name or me.display_name} on {config.host}"
 
 
 def _value(settings: Settings, key: str) -> str:
@@ -265,7 +249,3 @@ def _value(settings: Settings, key: str) -> str:
 def _as_fields(values: dict[str, str]) -> dict[str, Any]:
     by_alias = {f.alias: name for name, f in Settings.model_fields.items() if f.alias}
     return {by_alias[k]: v for k, v in values.items() if k in by_alias}
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

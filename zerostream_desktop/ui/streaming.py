@@ -1,21 +1,27 @@
 """Connects the simulator pane to a Streamer on the qasync loop; reports its state to the window.
 
-Encoding and spooling run in an executor so the UI thread never waits on disk; the streamer's own
-work is asyncio on the same loop as Qt. Widgets only ever see the `stats_changed` signal.
+`open(settings)` opens the stream target (starting localbus when local) off the UI thread and
+keeps localbus running with its watchdog. Encoding and spooling run on the background workers so
+the UI thread never waits on disk; the streamer's own work is asyncio on the same loop as Qt.
+Widgets only ever see the signals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from zerostream_desktop import stream_target
 from zerostream_desktop.core.fleet import EventBatch
 from zerostream_desktop.core.ingest.spool import Spool
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
+from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.localbus.supervisor import LocalStack
+from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
+from zerostream_desktop.ui.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +50,42 @@ class StreamSnapshot:
 
 class StreamController(QObject):
     stats_changed = Signal(object)  # StreamSnapshot
+    stack_changed = Signal(object, str)  # the running LocalStack or None, and why it is not running
+    open_failed = Signal(str)  # the target could not be opened: why
 
-    def __init__(self, executor: Executor, parent: QObject | None = None) -> None:
+    def __init__(self, background: Background, parent: QObject | None = None, restart_delay_s: float = 1.0) -> None:
         super().__init__(parent)
-        self._executor = executor
+        self._background = background
+        self.restart_delay_s = restart_delay_s
+        self.connection: StreamConnection | None = None
         self.streamer: Streamer | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[int]] = set()
-        self._timer = QTimer(self, interval=500)
+        self._timer = QTimer(self)
+        self._timer.setInterval(500)
         self._timer.timeout.connect(self._publish)
+
+    async def open(self, settings: Settings) -> StreamConnection | None:
+        """Open where the settings say to stream and start streaming; None (and `open_failed`) if it cannot."""
+        try:
+            connection = await self._background.call(
+                stream_target.open_stream_target, settings, restart_delay_s=self.restart_delay_s,
+                on_stack_change=self.stack_changed.emit, executor=self._background.executor,
+            )  # fmt: skip
+        except StreamTargetError as exc:
+            log.error("cannot stream: %s", exc)
+            self.open_failed.emit(str(exc))
+            return None
+        self.connection = connection
+        self.attach(connection.target, connection.spool)
+        if connection.watchdog is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(connection.watchdog.run())
+        return connection
+
+    @property
+    def stack(self) -> LocalStack | None:
+        return self.connection.stack if self.connection is not None else None
 
     def attach(self, target: Target, spool: Spool) -> None:
         """Start streaming to `target`; whatever the spool still holds goes first."""
@@ -69,7 +102,7 @@ class StreamController(QObject):
         streamer = self.streamer
         if streamer is None or not len(batch):
             return
-        future = asyncio.get_running_loop().run_in_executor(self._executor, streamer.submit, batch)
+        future = asyncio.get_running_loop().run_in_executor(self._background.executor, streamer.submit, batch)
         self._pending.add(future)
         future.add_done_callback(self._submitted)
 
@@ -93,6 +126,14 @@ class StreamController(QObject):
             await self.streamer.stop(timeout)
             await self._runner
             self._publish()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop streaming, then stop what opening the target started (localbus, if ours)."""
+        await self.stop(timeout)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.connection is not None:
+            await self._background.call(self.connection.close)
 
     def snapshot(self) -> StreamSnapshot | None:
         s = self.streamer

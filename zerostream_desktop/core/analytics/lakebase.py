@@ -26,9 +26,9 @@ from zerostream_desktop.core.analytics.model import (
     AnalyticsError,
     NotReadyError,
     SqlBackend,
-    first_line,
     workspace_errors,
 )
+from zerostream_desktop.core.errors import first_line
 
 log = logging.getLogger(__name__)
 

@@ -57,8 +57,10 @@ from zerostream_desktop.core.analytics.model import (
     Track,
     TrackPoint,
     Window,
+    check_page,
     check_track_args,
     clients_from_rows,
+    events_from_rows,
     keep_indices,
     kpis_from_row,
     series_from_rows,
@@ -105,6 +107,15 @@ WHERE connection_id = $connection_id AND latitude IS NOT NULL AND longitude IS N
 {_LATEST_LANDING}
 ORDER BY event_timestamp DESC, event_id DESC
 LIMIT $track_limit
+"""
+
+
+_EVENTS_SQL = f"""
+SELECT {", ".join(sql.EVENT_COLUMNS)}
+FROM {_SOURCE}
+WHERE $connection_id IS NULL OR connection_id = $connection_id
+ORDER BY event_timestamp DESC, event_id DESC, zerobus_offset DESC
+LIMIT $limit OFFSET $offset
 """
 
 
@@ -210,6 +221,18 @@ class LocalDeltaAnalytics:
                 return self._recent.series(since, seconds)
             rows = self._full("series", {"since": since})
         return series_from_rows(rows, window, seconds)
+
+    def events(self, connection_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of the raw stream, read from the table's live files (top-N: no full sort)."""
+        check_page(limit, offset)
+        with self._lock:
+            if not self._sync():
+                return []
+            assert self._table is not None
+            self._point_source(list(self._table.file_uris()))
+            params = {"connection_id": connection_id, "limit": limit, "offset": offset}
+            rows = self._db.execute(_EVENTS_SQL, params).fetchall()
+        return events_from_rows(rows)
 
     def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
         """One dashboard beat: the table is asked for new versions once, not once per figure."""

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from zerostream_desktop.core.errors import first_line
+
 MINUTE_S = 60
 DEFAULT_OFFLINE_AFTER_S = 300
 DEFAULT_TRACK_LIMIT = 100_000
@@ -168,21 +170,20 @@ class Analytics(Protocol):
 
     def series(self, window: Window, seconds: int = MINUTE_S) -> list[SeriesPoint]: ...
 
+    def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
+        """Everything one dashboard beat needs, in one go where the backend can (one table sync)."""
+        ...
+
+    def events(self, connection_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """The raw stream: one page of rows as they landed (resends included), newest event first."""
+        ...
+
     def close(self) -> None: ...
 
 
 def refresh(backend: Analytics, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
-    """Everything one dashboard beat needs, from one backend (in one go where the backend can)."""
-    own = getattr(backend, "refresh", None)
-    if own is not None:
-        return own(window, track_of, series_s)  # type: ignore[no-any-return]
-    return Refresh(
-        window=window,
-        kpis=backend.kpis(window),
-        clients=backend.clients(window),
-        track=backend.track(track_of) if track_of else None,
-        series=backend.series(window, series_s) if series_s else [],
-    )
+    """Everything one dashboard beat needs, from one backend."""
+    return backend.refresh(window, track_of, series_s)
 
 
 class SqlBackend:
@@ -212,6 +213,49 @@ class SqlBackend:
         rows = self._query("series", {"since": series_since(window, seconds)})
         return series_from_rows(rows, window, seconds)
 
+    def events(self, connection_id: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        check_page(limit, offset)
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if connection_id is None:
+            return events_from_rows(self._query("events", params))
+        return events_from_rows(self._query("client_events", {**params, "connection_id": connection_id}))
+
+    def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
+        return Refresh(
+            window=window,
+            kpis=self.kpis(window),
+            clients=self.clients(window),
+            track=self.track(track_of) if track_of else None,
+            series=self.series(window, series_s) if series_s else [],
+        )
+
+
+MAX_EVENTS_PAGE = 1000
+
+
+def check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_EVENTS_PAGE or offset < 0:
+        raise ValueError(f"a page of events needs 1 <= limit <= {MAX_EVENTS_PAGE} and offset >= 0")
+
+
+def events_from_rows(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of `sql.EVENT_COLUMNS` as JSON-ready dicts (timestamps as epoch milliseconds)."""
+    from zerostream_desktop.core.analytics.sql import EVENT_COLUMNS
+
+    out = []
+    for row in rows:
+        event = dict(zip(EVENT_COLUMNS, row, strict=True))
+        for key in ("event_timestamp", "ingested_at"):
+            t = utc(event[key])
+            event[key] = None if t is None else round(t.timestamp() * 1000, 3)
+        for key in ("latitude", "longitude", "speed_kmh", "heading_deg"):
+            v = event[key]
+            event[key] = None if v is None or not np.isfinite(v) else float(v)
+        for key in ("battery_pct", "signal_strength", "payload_bytes", "zerobus_offset"):
+            event[key] = _opt_int(event[key])
+        out.append(event)
+    return out
+
 
 def check_track_args(limit: int, max_points: int) -> None:
     if max_points < 2 or limit < 1:
@@ -232,11 +276,6 @@ def workspace_errors(description: str, not_found: str) -> Iterator[None]:
         raise AnalyticsError(not_found) from exc
     except (DatabricksError, OSError, ValueError) as exc:
         raise AnalyticsError(f"cannot reach the workspace for {description}: {first_line(exc)}") from exc
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line, for messages (drivers put whole stack traces in theirs)."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 # --- shared by every backend: turning rows into results ------------------------------------

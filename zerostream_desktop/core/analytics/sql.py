@@ -101,7 +101,28 @@ GROUP BY 1
 ORDER BY 1
 """
 
-QUERIES = {"kpis": KPIS, "clients": CLIENTS, "track": TRACK, "series": SERIES}
+# The raw stream: rows as they landed (resends included), newest event first, one page of them.
+EVENT_COLUMNS = (
+    "event_id", "connection_id", "device_name", "event_timestamp", "ingested_at", "latitude", "longitude",
+    "speed_kmh", "heading_deg", "battery_pct", "signal_strength", "payload_bytes", "zerobus_offset",
+)  # fmt: skip
+_EVENT_ORDER = "event_timestamp DESC, event_id DESC, zerobus_offset DESC"
+EVENTS = f"""
+SELECT {", ".join(EVENT_COLUMNS)}
+FROM {{table}}
+QUALIFY row_number() OVER (ORDER BY {_EVENT_ORDER}) BETWEEN :offset + 1 AND :offset + :limit
+ORDER BY {_EVENT_ORDER}
+"""
+CLIENT_EVENTS = f"""
+SELECT {", ".join(EVENT_COLUMNS)}
+FROM {{table}}
+WHERE connection_id = :connection_id
+QUALIFY row_number() OVER (ORDER BY {_EVENT_ORDER}) BETWEEN :offset + 1 AND :offset + :limit
+ORDER BY {_EVENT_ORDER}
+"""
+
+QUERIES = {"kpis": KPIS, "clients": CLIENTS, "track": TRACK, "series": SERIES, "events": EVENTS,
+           "client_events": CLIENT_EVENTS}  # fmt: skip
 
 # --- PostgreSQL (Lakebase synced table: one row per event_id already) ------------------------
 
@@ -168,7 +189,23 @@ GROUP BY 1
 ORDER BY 1
 """
 
-PG_QUERIES = {"kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series": PG_SERIES}
+PG_EVENTS = f"""
+SELECT {", ".join(EVENT_COLUMNS)}
+FROM {{table}}
+ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+PG_CLIENT_EVENTS = f"""
+SELECT {", ".join(EVENT_COLUMNS)}
+FROM {{table}}
+WHERE connection_id = %(connection_id)s
+ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+PG_QUERIES = {"kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series": PG_SERIES, "events": PG_EVENTS,
+              "client_events": PG_CLIENT_EVENTS}  # fmt: skip
 
 
 def databricks(name: str, catalog: str, schema_name: str, table: str) -> str:

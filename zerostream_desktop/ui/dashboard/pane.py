@@ -1,7 +1,8 @@
 """Dashboard pane: KPI tiles, charts, the client table and the map, over the analytics backend.
 
-Selecting a client (in the table or on the map) asks for its track; the app's refresh loop reads
-`selected_client` and `follow` and hands back what to draw. The pane never reads data itself.
+Selecting a client (in the table or on the map) asks for its track (`track_requested`); Follow
+keeps it coming (`follow_toggled`). The feed (`feed.py`) hands back what to draw: the pane never
+reads data itself.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LANDED = "landed in the table"
 
 class DashboardPane(QWidget):
     track_requested = Signal(str)  # a client was selected: its track is wanted now ("" = none)
+    follow_toggled = Signal(bool)  # Follow on: the selected track is wanted on every refresh
 
     def __init__(self, source: str, parent: QWidget | None = None, with_map: bool = True) -> None:
         super().__init__(parent)
@@ -43,7 +45,8 @@ class DashboardPane(QWidget):
         self.proxy.setSourceModel(self.clients)
         self.filter = QLineEdit(placeholderText="Filter clients by name or id", clearButtonEnabled=True)
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
-        self.table = QTableView(sortingEnabled=True, alternatingRowColors=True)
+        self.table = QTableView(sortingEnabled=True)
+        self.table.setAlternatingRowColors(True)
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
@@ -66,8 +69,10 @@ class DashboardPane(QWidget):
         self.splitter.setObjectName("dashboardSplitter")
         self.splitter.addWidget(left)
         self.map = None
-        self.follow = QCheckBox("&Follow", toolTip="Keep the selected track growing live and in view")
+        self.follow = QCheckBox("&Follow")
+        self.follow.setToolTip("Keep the selected track growing live and in view")
         self.follow.setChecked(True)
+        self.follow.toggled.connect(self.follow_toggled)
         self.track_label = QLabel("Select a client to see its track")
         if with_map:
             from zerostream_desktop.ui.map_view import MapView
@@ -90,6 +95,10 @@ class DashboardPane(QWidget):
         layout.addLayout(charts)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.source)
+
+    @property
+    def following(self) -> bool:
+        return self.follow.isChecked()
 
     def show_kpis(self, kpis: Kpis, ack_p95_ms: float | None = None, now: dt.datetime | None = None) -> None:
         now = now or dt.datetime.now(dt.UTC)

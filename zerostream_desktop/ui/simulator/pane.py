@@ -65,7 +65,8 @@ class SimulatorPane(QWidget):
         self._refresh_view()
 
     def _fleet_controls(self) -> QHBoxLayout:
-        self.count_slider = QSlider(Qt.Orientation.Horizontal, minimum=1, maximum=MAX_DEVICES)
+        self.count_slider = QSlider(Qt.Orientation.Horizontal)
+        self.count_slider.setRange(1, MAX_DEVICES)
         self.count_spin = QSpinBox(minimum=1, maximum=MAX_DEVICES, value=max(1, len(self.fleet)))
         self.count_slider.setValue(self.count_spin.value())
         self.count_slider.valueChanged.connect(self.count_spin.setValue)
@@ -100,7 +101,9 @@ class SimulatorPane(QWidget):
         )
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=self.fleet.seed % 2**31)
         self.seed_spin.setToolTip("The same seed gives the same devices and the same events")
-        self.random_seed_button = QToolButton(text="Random", toolTip="Pick a new random seed")
+        self.random_seed_button = QToolButton()
+        self.random_seed_button.setText("Random")
+        self.random_seed_button.setToolTip("Pick a new random seed")
         self.random_seed_button.clicked.connect(
             lambda: self.seed_spin.setValue(int(np.random.default_rng().integers(2**31)))
         )
@@ -169,7 +172,8 @@ class SimulatorPane(QWidget):
         self.proxy = proxy = QSortFilterProxyModel(self)
         proxy.setSourceModel(self.model)
         proxy.setSortRole(SORT_ROLE)
-        self.table = QTableView(sortingEnabled=True, alternatingRowColors=True)
+        self.table = QTableView(sortingEnabled=True)
+        self.table.setAlternatingRowColors(True)
         self.table.setModel(proxy)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableView.SelectionMode.SingleSelection)
@@ -179,7 +183,8 @@ class SimulatorPane(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.verticalHeader().hide()
-        detail_scroll = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+        detail_scroll = QScrollArea(widgetResizable=True)
+        detail_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         detail_scroll.setMinimumWidth(300)
         detail_scroll.setWidget(self.detail)  # scrolls on small screens instead of forcing a tall window
         columns = QSplitter()

@@ -4,7 +4,7 @@ Pages: connection (profile, or host and token; Test Connection says who and wher
 (prefix, catalog, schema, table, warehouse size, Lakebase), plan (what exists, what will be
 created, what has drifted), apply (per-step progress and a log; Cancel stops after the current
 step, and running the wizard again resumes), finish (what was created, what to do next). Every
-workspace call runs off the UI thread; results come back through a signal.
+workspace call runs off the UI thread through the app's `Background` helper.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,6 +37,8 @@ from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, 
 from infra_wizard.steps import all_steps
 from zerostream_desktop.core import secrets
 from zerostream_desktop.core.settings import Settings, databricks_profiles
+from zerostream_desktop.core.workspace import who_am_i
+from zerostream_desktop.ui.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,6 @@ AUTH_METHODS = {
     "oauth-u2m": "OAuth in the browser (databricks auth login)",
     "oauth-m2m": "Service principal (client id and secret)",
 }
-
-
-class _Relay(QObject):
-    done = Signal(object, object)  # (callback, result or exception)
-    step = Signal(object)  # StepResult
 
 
 class SetupWizard(QWizard):
@@ -75,9 +71,7 @@ class SetupWizard(QWizard):
         self.store = store or secrets.open_secret_store()
         self.config_dir = config_dir or paths.user_config_dir()
         self.client_factory = client_factory or _default_client
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup")
-        self.relay = _Relay(self)
-        self.relay.done.connect(self._dispatch)  # a bound method: delivered on the UI thread
+        self.background = Background(self, name="setup")
         self.cancel = threading.Event()
         self.context: Context | None = None
         self.results: list[StepResult] = []
@@ -92,16 +86,8 @@ class SetupWizard(QWizard):
         self.resize(820, 560)
 
     def run_in_background(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        def finished(f: Future[Any]) -> None:
-            try:
-                self.relay.done.emit(then, f.result())
-            except Exception as exc:  # handed to `then`, which shows it
-                self.relay.done.emit(then, exc)
-
-        self.executor.submit(work).add_done_callback(finished)
-
-    def _dispatch(self, then: Callable[[Any], None], result: Any) -> None:
-        then(result)
+        """`then` gets the result, or the exception (which it shows)."""
+        self.background.run(work, then, then)
 
     def build_context(self) -> Context:
         client = self.client_factory(self)
@@ -112,7 +98,7 @@ class SetupWizard(QWizard):
 
     def done(self, result: int) -> None:  # noqa: D102 (QDialog)
         self.cancel.set()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown()
         super().done(result)
 
 
@@ -180,12 +166,7 @@ class ConnectionPage(QWizardPage):
         self.test_button.setEnabled(False)
         self.result.setText("Connecting…")
 
-        def who() -> str:
-            client = self.w.client_factory(self.w)
-            me = client.current_user.me()
-            return f"Signed in as {me.user_name or me.display_name} on {client.config.host}"
-
-        self.w.run_in_background(who, self._tested)
+        self.w.run_in_background(lambda: who_am_i(self.w.client_factory(self.w)), self._tested)
 
     def _tested(self, result: Any) -> None:
         self.test_button.setEnabled(True)
@@ -338,7 +319,6 @@ class ApplyPage(QWizardPage):
         layout.addWidget(self.table, 2)
         layout.addWidget(self.log, 1)
         layout.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignRight)
-        wizard.relay.step.connect(self._step)
 
     def initializePage(self) -> None:  # noqa: N802
         self.finished = False
@@ -347,7 +327,8 @@ class ApplyPage(QWizardPage):
         self.log.clear()
         ctx = self.w.context
         assert ctx is not None
-        self.w.run_in_background(lambda: apply(ctx, all_steps(), self.w.relay.step.emit, self.w.cancel), self._applied)
+        progress = self.w.background.on_ui_thread(self._step)
+        self.w.run_in_background(lambda: apply(ctx, all_steps(), progress, self.w.cancel), self._applied)
 
     def _step(self, r: StepResult) -> None:
         self.table.show_result(r)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import random
 
-from zerostream_desktop.core.fleet.fleet import Fleet
-from zerostream_desktop.core.fleet.modes import ModeMix
-from zerostream_desktop.core.fleet.regions import Region
+from zerostream_desktop.core.fleet import Fleet, ModeMix, Region
 from zerostream_desktop.core.settings import Settings
 
 

@@ -1,0 +1,142 @@
+"""The dashboard's refresh loop, for any front end: the desktop pane and the web dashboard.
+
+About once a second it opens the backend if needed, runs one `refresh` off the event loop (in an
+executor: every backend blocks) and hands the result to every subscriber. Refreshes never
+overlap: a slow read skips a beat rather than queueing one. The followed client's track is read
+with the beat when asked for (`request_track`, e.g. a click) or on every beat while following.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from zerostream_desktop.core.analytics.model import Analytics, AnalyticsError, NotReadyError, Refresh, Window
+
+if TYPE_CHECKING:
+    from zerostream_desktop.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UpdateKind = Literal["opened", "data", "waiting", "error"]
+FIRST_READ_NOTE = "first read: on a large table this takes seconds"
+
+
+@dataclass(frozen=True)
+class DashboardUpdate:
+    """What one beat produced. `data` carries a Refresh; the others a message for the user."""
+
+    kind: UpdateKind
+    now: dt.datetime
+    source: str = ""  # the backend's description, once open
+    result: Refresh | None = None
+    message: str = ""
+    elapsed_ms: float = 0.0  # the read's own time
+
+
+Subscriber = Callable[[DashboardUpdate], None]
+
+
+class DashboardRefresher:
+    """`await run()` until cancelled; `subscribe` to get every update (called on the event loop)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        opener: Callable[[Settings], Analytics] | None = None,
+        interval_s: float = 1.0,
+        executor: Executor | None = None,
+    ) -> None:
+        from zerostream_desktop.core.analytics import open_analytics
+
+        self.settings = settings
+        self.interval_s = interval_s
+        self.selected: str | None = None
+        self.following = True
+        self.last: DashboardUpdate | None = None
+        self._opener = opener or open_analytics
+        self._executor = executor
+        self._subscribers: list[Subscriber] = []
+        self._wake: asyncio.Event | None = None  # made in run(): an Event belongs to one loop
+        self._track_wanted = False
+        self.backend: Analytics | None = None
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns the function that removes it."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber) if subscriber in self._subscribers else None
+
+    def select(self, connection_id: str | None) -> None:
+        """Follow this client's track (None: no track); its track comes with the next beat, at once."""
+        self.selected = connection_id or None
+        self.request_track()
+
+    def request_track(self) -> None:
+        self._track_wanted = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def window(self, now: dt.datetime) -> Window:
+        active = self.settings.active_window_seconds
+        return Window(now, active, max(300, active))
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+        try:
+            while True:
+                started = loop.time()
+                await self.beat()
+                pause = max(0.05, self.interval_s - (loop.time() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=pause)
+                wake.clear()
+        finally:
+            self._wake = None
+            if self.backend is not None:
+                backend, self.backend = self.backend, None
+                await loop.run_in_executor(self._executor, backend.close)
+
+    async def beat(self) -> DashboardUpdate:
+        """One refresh, published; also what `run` does each second."""
+        loop = asyncio.get_running_loop()
+        now = dt.datetime.now(dt.UTC)
+        track_of = self.selected if self.selected and (self._track_wanted or self.following) else None
+        self._track_wanted = False
+        from zerostream_desktop.core.settings import SettingsError
+
+        try:
+            if self.backend is None:
+                self.backend = await loop.run_in_executor(self._executor, self._opener, self.settings)
+                self._publish(DashboardUpdate("opened", now, self.backend.description, message=FIRST_READ_NOTE))
+            backend = self.backend
+            t0 = time.perf_counter()
+            result = await loop.run_in_executor(self._executor, backend.refresh, self.window(now), track_of)
+            update = DashboardUpdate("data", now, backend.description, result,
+                                     elapsed_ms=(time.perf_counter() - t0) * 1000)  # fmt: skip
+        except NotReadyError as exc:
+            update = DashboardUpdate("waiting", now, self._source(), message=str(exc))
+        except (AnalyticsError, SettingsError, OSError) as exc:
+            log.warning("dashboard refresh failed: %s", exc)
+            update = DashboardUpdate("error", now, self._source(), message=str(exc))
+        self._publish(update)
+        return update
+
+    def _source(self) -> str:
+        return self.backend.description if self.backend is not None else ""
+
+    def _publish(self, update: DashboardUpdate) -> None:
+        self.last = update
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(update)
+            except Exception:  # one broken front end must not stop the others' updates
+                log.exception("a dashboard subscriber failed")

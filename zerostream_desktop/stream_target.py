@@ -1,0 +1,85 @@
+"""Open where the settings say to stream, for every producer: the desktop app, `zerostream stream`, the web apps.
+
+Local: start the data folder's localbus (or reuse the one running there) with the local token and
+CA, and watch it so it comes back if it dies. Databricks: OAuth client credentials of the ZeroBus
+service principal. Either way the durable spool that goes with the target, and one `close()` for
+what must be stopped at exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
+from zerostream_desktop.core.ingest.streamer import Target
+from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
+from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.localbus.supervisor import LocalStack, LocalStackError
+from zerostream_desktop.localbus.watchdog import LocalStackWatchdog, StackListener
+
+log = logging.getLogger(__name__)
+
+
+class StreamTargetError(RuntimeError):
+    """The target cannot be opened; the message says why and what to do."""
+
+
+@dataclass
+class StreamConnection:
+    settings: Settings
+    target: Target
+    spool: Spool
+    watchdog: LocalStackWatchdog | None = None  # local only: run `watchdog.run()` to keep localbus up
+
+    @property
+    def stack(self) -> LocalStack | None:
+        """The localbus streamed to now (the watchdog may have started a new one)."""
+        return self.watchdog.stack if self.watchdog is not None else None
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop localbus if we started it (it drains and acknowledges first); close the spool."""
+        stack = self.stack
+        if stack is not None:
+            stack.stop(timeout)
+        self.spool.close()
+
+
+def open_stream_target(
+    settings: Settings,
+    *,
+    spool_max: int = DEFAULT_MAX_RECORDS,
+    restart_delay_s: float = 1.0,
+    on_stack_change: StackListener | None = None,
+    executor: Executor | None = None,
+) -> StreamConnection:
+    """Blocks (starts a process, opens files): call it off the UI thread.
+
+    `on_stack_change(stack, why)` hears of localbus starting, dying and coming back.
+    """
+    stack = None
+    try:
+        if settings.endpoint == "local":
+            from zerostream_desktop.localbus.security import ensure_token
+            from zerostream_desktop.localbus.supervisor import start_local_stack
+
+            token = ensure_token()
+            stack = start_local_stack(settings.data_dir, token)
+            target = local_target(settings, stack.endpoint, token, stack.ca_cert)
+        else:
+            target = databricks_target(settings)
+        spool = Spool(spool_path(settings, target), max_records=spool_max)
+    except (LocalStackError, OSError, ValueError) as exc:
+        if stack is not None:
+            stack.stop()
+        if on_stack_change is not None and settings.endpoint == "local":
+            on_stack_change(None, str(exc))
+        raise StreamTargetError(str(exc)) from exc
+    watchdog = None
+    if stack is not None:
+        watchdog = LocalStackWatchdog(stack, restart_delay_s=restart_delay_s, executor=executor,
+                                      on_change=on_stack_change)  # fmt: skip
+        if on_stack_change is not None:
+            on_stack_change(stack, "")
+    return StreamConnection(settings, target, spool, watchdog)

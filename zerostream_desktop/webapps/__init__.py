@@ -1,1 +1,0 @@
-"""Generator of the two companion FastAPI web apps."""
