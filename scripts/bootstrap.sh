@@ -12,7 +12,7 @@ RUN_PACKAGES=(libgl1 libegl1 libglib2.0-0 libfontconfig1 fonts-dejavu-core libdb
   libnss3 libasound2 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libgssapi-krb5-2
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-shape0
   libxkbcommon-x11-0 libx11-xcb1)
-TEST_PACKAGES=(xvfb xauth postgresql)  # postgresql: the Lakebase tests run their own server
+TEST_PACKAGES=(xvfb xauth postgresql chromium chromium-driver)  # postgresql: the Lakebase tests run their own server; chromium: the web apps' tests
 
 install_debian_packages() {
   local wanted=("${RUN_PACKAGES[@]}")
@@ -66,4 +66,27 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e "$extras"
   echo "$digest" > "$stamp"
+fi
+
+# The web apps run on Databricks Apps' Python 3.11: the tests import them (and run their API tests) there too.
+if [ "$purpose" = test ]; then
+  py311=""
+  for c in "${PYTHON311:-}" python3.11 "$HOME"/.pyenv/versions/3.11*/bin/python3.11 /usr/bin/python3.11; do
+    [ -n "$c" ] && "$c" -c 'import sys, venv; assert sys.version_info[:2] == (3, 11)' >/dev/null 2>&1 && { py311="$c"; break; }
+  done
+  if [ -z "$py311" ]; then
+    say "Python 3.11 not found: the web apps' 3.11 check will fail (set PYTHON311=)"
+  else
+    stamp311=".venv311/.zerostream-web-$digest"
+    if [ ! -f "$stamp311" ]; then
+      say "creating .venv311 for the web apps with $py311"
+      rm -rf .venv311
+      "$py311" -m venv .venv311
+      .venv311/bin/python -m pip install -q --upgrade pip
+      .venv/bin/python scripts/web_requirements.py "pytest>=9.2,<10" "pytest-timeout>=2.4,<3" "httpx2>=2.16,<3" "hypothesis>=6.170,<7" \
+        > .venv311/requirements.txt
+      .venv311/bin/python -m pip install -q -r .venv311/requirements.txt
+      touch "$stamp311"
+    fi
+  fi
 fi

@@ -10,6 +10,9 @@ step() { printf '\033[1m==> %s\033[0m\n' "$1"; shift; "$@" || { echo "FAILED: $*
 step "ruff" "$bin/ruff" check .
 step "import contracts (layers; only the UI imports Qt)" "$bin/lint-imports"
 step "mypy (every package)" "$bin/mypy"
+# Databricks Apps runs the web apps on Python 3.11: import what they stand on there and run their API tests.
+step "web apps on Python 3.11" env PYTHONPATH="$PWD" .venv311/bin/python -m pytest -q -p no:cacheprovider \
+  -o addopts="" -W "ignore:Unknown config option" tests/webapps/test_imports.py tests/webapps/test_api.py
 echo "==> pytest"
 "$bin/python" -m pytest "$@"
 rc=$?

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.simulate",
     "zerostream_desktop.commands.localbus_cmd",
     "zerostream_desktop.commands.stream_cmd",
+    "zerostream_desktop.commands.webapps_cmd",
     "infra_wizard.cli",
 )
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("RUST_LOG", "warn")  # the ZeroBus SDK's INFO lines (read when it loads, below)
     parser = build_parser()
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]

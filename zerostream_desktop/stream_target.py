@@ -12,9 +12,9 @@ import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool
+from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool, SpoolBusyError, claim_spool
 from zerostream_desktop.core.ingest.streamer import Target
-from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_path
+from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_folder, spool_stem
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack, LocalStackError
 from zerostream_desktop.localbus.watchdog import LocalStackWatchdog, StackListener
@@ -49,6 +49,7 @@ class StreamConnection:
 def open_stream_target(
     settings: Settings,
     *,
+    producer: str = "app",
     spool_max: int = DEFAULT_MAX_RECORDS,
     restart_delay_s: float = 1.0,
     on_stack_change: StackListener | None = None,
@@ -56,7 +57,8 @@ def open_stream_target(
 ) -> StreamConnection:
     """Blocks (starts a process, opens files): call it off the UI thread.
 
-    `on_stack_change(stack, why)` hears of localbus starting, dying and coming back.
+    `producer` names this process's spool (`app`, `stream`, `web`): each producer holds its own,
+    locked. `on_stack_change(stack, why)` hears of localbus starting, dying and coming back.
     """
     stack = None
     try:
@@ -69,8 +71,8 @@ def open_stream_target(
             target = local_target(settings, stack.endpoint, token, stack.ca_cert)
         else:
             target = databricks_target(settings)
-        spool = Spool(spool_path(settings, target), max_records=spool_max)
-    except (LocalStackError, OSError, ValueError) as exc:
+        spool = claim_spool(spool_folder(settings), spool_stem(target), producer, max_records=spool_max)
+    except (LocalStackError, SpoolBusyError, OSError, ValueError) as exc:
         if stack is not None:
             stack.stop()
         if on_stack_change is not None and settings.endpoint == "local":

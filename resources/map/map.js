@@ -1,9 +1,12 @@
-// ZeroStream map: device positions and one device's track, driven from Python over QWebChannel.
+// ZeroStream map: device positions and one device's track. The same page script serves the desktop
+// (driven from Python over QWebChannel, see qt_bridge.js) and the web dashboard (driven by its page).
 //
-// Python -> page (bridge signals, JSON strings): devicesChanged, trackChanged, selectionChanged.
-// Page -> Python (bridge slots): deviceClicked(id), report(kind, json) with kind one of
-// "ready", "basemap", "trackDrawn", "error".
+// In: zerostreamMap.showDevices(columns), showTrack(track), selectDevice(id), openPopup(i) (objects or
+// JSON strings). Out, through the bridge given to zerostreamMap.connect(bridge): deviceClicked(id) and
+// report(kind, json) with kind one of "ready", "basemap", "trackDrawn", "popup", "error".
 "use strict";
+
+const MAP_BASE = new URL(".", document.currentScript.src); // vendored files sit beside this script
 
 const TILE_TIMEOUT_MS = 5000;
 const STATUS_COLOURS = { active: "#2e7d32", idle: "#f9a825", offline: "#9e9e9e" };
@@ -20,7 +23,12 @@ function escapeHtml(text) {
 }
 
 function notice(text) {
-  const el = document.getElementById("notice");
+  let el = document.getElementById("notice");
+  if (!el) { // a page embedding the map without one of its own
+    el = document.createElement("div");
+    el.id = "notice"; el.className = "notice"; el.hidden = true;
+    document.getElementById("map").append(el);
+  }
   el.textContent = text || "";
   el.hidden = !text;
 }
@@ -35,6 +43,7 @@ const osm = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
   attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
 });
 let basemap = "pending";
+let basemapReason = "";
 let tilesLoaded = 0;
 let tileErrors = 0;
 
@@ -47,6 +56,7 @@ function useOnline() {
 function useOffline(reason) {
   if (basemap === "offline") return;
   basemap = "offline";
+  basemapReason = reason;
   map.removeLayer(osm);
   offlineLayer().addTo(map);
   report("basemap", { kind: "offline", reason });
@@ -64,7 +74,7 @@ function offlineLayer() {
   const group = L.layerGroup();
   map.attributionControl.addAttribution("Countries: Natural Earth (public domain), via world-atlas");
   const request = new XMLHttpRequest();
-  request.open("GET", "vendor/world-atlas/countries-50m.json");
+  request.open("GET", new URL("vendor/world-atlas/countries-50m.json", MAP_BASE));
   request.onload = () => {
     try {
       const topo = JSON.parse(request.responseText);
@@ -166,8 +176,12 @@ function drawDevices() {
     devices.id.map((id, i) => (id === selected ? "#1565c0" : STATUS_COLOURS[devices.status[i]] || "#616161")));
 }
 
-function showDevices(json) {
-  devices = JSON.parse(json);
+function parsed(value) {
+  return typeof value === "string" ? JSON.parse(value) : value;
+}
+
+function showDevices(columns) {
+  devices = parsed(columns);
   drawDevices();
   if (!fittedOnce && devices.id.length && !track.id) {
     fittedOnce = true;
@@ -190,9 +204,9 @@ function endpointIcon(kind, letter) {
   return L.divIcon({ className: "", html: `<div class="endpoint ${kind}">${letter}</div>`, iconSize: [24, 24], iconAnchor: [12, 12] });
 }
 
-function showTrack(json) {
+function showTrack(value) {
   const started = performance.now();
-  const t = JSON.parse(json);
+  const t = parsed(value);
   const changedDevice = t.id !== track.id;
   track.id = t.id; track.name = t.name; track.points = t.points; track.total = t.total;
   const n = t.points.length;
@@ -259,10 +273,12 @@ legend.addTo(map);
 // Test and tooling hooks (the bridge reports the same).
 window.zerostream = { state: () => ({ basemap, devices: devices.id.length, track: { id: track.id, points: track.points.length } }), openPopup };
 
-new QWebChannel(qt.webChannelTransport, (channel) => {
-  bridge = channel.objects.bridge;
-  bridge.devicesChanged.connect(showDevices);
-  bridge.trackChanged.connect(showTrack);
-  bridge.selectionChanged.connect(selectDevice);
-  report("ready", { leaflet: L.version });
-});
+window.zerostreamMap = {
+  showDevices, showTrack, selectDevice, openPopup,
+  invalidate: () => map.invalidateSize(),
+  connect(b) {
+    bridge = b;
+    report("ready", { leaflet: L.version });
+    if (basemap !== "pending") report("basemap", { kind: basemap, reason: basemapReason || undefined }); // decided before
+  },
+};

@@ -91,7 +91,7 @@ def test_the_app_streams_the_fleet_into_its_local_table(tmp_path: Path):
         assert app.wait(60) == 0
         rows = catalog.open(table).to_pyarrow_table(columns=["event_id", "connection_id"])
         assert len(set(rows["connection_id"].to_pylist())) == 20
-        assert (tmp_path / "spool" / f"local-{table}.sqlite").exists()
+        assert (tmp_path / "spool" / f"local-{table}@app.sqlite").exists()  # the app's own spool
         # what the Dashboard tab reads agrees with the table
         kpis = LocalDeltaAnalytics(catalog.path(table)).kpis(Window(dt.datetime.now(dt.UTC), 600, 600))
         assert kpis.total_events == len(set(rows["event_id"].to_pylist())) >= 200

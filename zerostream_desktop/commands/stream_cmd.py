@@ -13,13 +13,13 @@ from typing import Any
 from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
 from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 
 log = logging.getLogger(__name__)
-TICK_S = 0.1
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     fleet = build_fleet(settings, args, time.time())
     connection = None
     try:
-        connection = stream_target.open_stream_target(settings, spool_max=args.spool_max)
+        connection = stream_target.open_stream_target(settings, producer="stream", spool_max=args.spool_max)
         streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
                             batch_size=args.batch_size)  # fmt: skip
         summary = asyncio.run(_stream(args, fleet, streamer, connection))
@@ -61,26 +61,16 @@ def run(args: argparse.Namespace) -> int:
 async def _stream(
     args: argparse.Namespace, fleet: Fleet, streamer: Streamer, connection: StreamConnection
 ) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
     runner = asyncio.create_task(streamer.run())
     watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
     start = time.time()
-    throttled = 0
-    last_view = time.monotonic()
+    pump = FleetPump(fleet, streamer)
+    pumping = asyncio.create_task(pump.run(until=lambda: time.time() - start >= args.duration))
     view = _LiveView(streamer, quiet=args.quiet)
-    while time.time() - start < args.duration:
-        await asyncio.sleep(TICK_S)
-        if streamer.stats.state is StreamState.PAUSED:
-            break
-        if not streamer.spool.has_room(max(1, len(fleet))):
-            throttled += 1  # backpressure: the fleet waits, nothing is dropped
-        else:
-            batch = fleet.advance(time.time())
-            await loop.run_in_executor(None, streamer.submit, batch)
-            streamer.notify()
-        if time.monotonic() - last_view >= 1.0:
-            last_view = time.monotonic()
-            view.show(time.time() - start)
+    while not pumping.done():
+        await asyncio.wait({pumping}, timeout=1.0)
+        view.show(time.time() - start)
+    throttled = pump.throttled_ticks
     generating_s = time.time() - start
     await streamer.stop(args.stop_timeout)
     await runner

@@ -47,7 +47,7 @@ def _varints(buf: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     more = raw >= 0x80
     length = np.argmin(more, axis=1) + 1  # first byte without the continuation bit
     length[more.all(axis=1)] = 11
-    width = min(int(length.max()), 10)
+    width = min(int(np.max(length)), 10)
     keep = _AR10[None, :width] < length[:, None]
     parts = np.where(keep, raw[:, :width] & 0x7F, 0).astype(np.uint64) << _SHIFTS[None, :width]
     return parts.sum(axis=1, dtype=np.uint64), length

@@ -83,7 +83,9 @@ def start_local_stack(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, TOKEN_ENV: token, "PYTHONUNBUFFERED": "1"}
     with log_file.open("ab") as out:
-        proc = subprocess.Popen([*serve_command(data_dir), *extra_args], env=env, stdout=out, stderr=subprocess.STDOUT)
+        # its own session: a Ctrl+C meant for the app does not stop localbus under it; the app stops it itself
+        proc = subprocess.Popen([*serve_command(data_dir), *extra_args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = read_state(data_dir)

@@ -83,6 +83,7 @@ async def run_window(window: MainWindow, settings: Settings, start: bool, runnin
         window.start_simulation()
     await closed
     await feed.stop()
+    await background.call(window.stop_web_apps)
     await stream.close(timeout=5.0)
     background.shutdown(wait=True)
 

@@ -17,12 +17,14 @@ from zerostream_desktop.ui.dashboard.feed import DashboardFeed
 from zerostream_desktop.ui.dashboard.pane import DashboardPane
 from zerostream_desktop.ui.local_stack_dialog import LocalStackDialog
 from zerostream_desktop.ui.log_view import LogView, QtLogHandler
+from zerostream_desktop.ui.raw_stream import RawStreamView
 from zerostream_desktop.ui.settings_dialog import SettingsDialog
 from zerostream_desktop.ui.simulator.pane import SimulatorPane
 from zerostream_desktop.ui.streaming import StreamController, StreamSnapshot
 
 if TYPE_CHECKING:
     from zerostream_desktop.ui.setup_wizard import SetupWizard
+    from zerostream_desktop.ui.web_launcher import WebAppsLauncher
 
 
 class MainWindow(QMainWindow):
@@ -52,6 +54,12 @@ class MainWindow(QMainWindow):
         self.log_dock.setWidget(LogView(log_handler or QtLogHandler()))
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.log_dock.hide()
+        self.raw_dock = QDockWidget("Raw Stream", self)
+        self.raw_dock.setObjectName("raw_stream_dock")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.raw_dock)
+        self.raw_dock.hide()
+        self.raw_view: RawStreamView | None = None
+        self.web: WebAppsLauncher | None = None
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
         self.stream_label = QLabel("Streaming: not connected")
@@ -85,11 +93,17 @@ class MainWindow(QMainWindow):
         log_action = self.log_dock.toggleViewAction()
         log_action.setShortcut(QKeySequence("Ctrl+L"))
         view_menu.addAction(log_action)
+        raw_action = self.raw_dock.toggleViewAction()
+        raw_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        view_menu.addAction(raw_action)
         tools_menu = self.menuBar().addMenu("&Tools")
         self.stack_action = QAction("&Local Stack…", self)
         self.stack_action.setEnabled(False)
         self.stack_action.triggered.connect(self.open_local_stack_dialog)
         tools_menu.addAction(self.stack_action)
+        web_action = QAction("Open &Web Dashboard", self, shortcut=QKeySequence("Ctrl+Shift+W"))
+        web_action.triggered.connect(self.open_web_dashboard)
+        tools_menu.addAction(web_action)
         setup_action = QAction("Set Up a Databricks &Workspace…", self)
         setup_action.triggered.connect(self.open_setup_wizard)
         tools_menu.addAction(setup_action)
@@ -112,7 +126,36 @@ class MainWindow(QMainWindow):
             snapshot = stream.snapshot()
             return snapshot.ack_p95_ms if snapshot is not None else None
 
+        self.raw_view = RawStreamView(lambda: refresher.backend)
+        self.raw_dock.setWidget(self.raw_view)
+        self.raw_dock.visibilityChanged.connect(self._raw_dock_shown)
         return DashboardFeed(self.dashboard, refresher, ack_p95_ms)
+
+    def _raw_dock_shown(self, shown: bool) -> None:
+        if shown and self.raw_view is not None:
+            self.raw_view.first_page()
+
+    def open_web_dashboard(self) -> WebAppsLauncher:
+        """Tools > Open Web Dashboard: start the web apps for this data folder (once) and open the browser."""
+        from zerostream_desktop.ui.background import Background
+        from zerostream_desktop.ui.web_launcher import WebAppsLauncher
+
+        if self.web is None:
+            self.web = WebAppsLauncher(self.settings, Background(self, name="web-apps"), self)
+            self.web.opened.connect(lambda _url: self.statusBar().showMessage("Web dashboard opened", 8000))
+            self.web.failed.connect(self._web_apps_failed)
+            self.statusBar().showMessage("Starting the web apps…")
+        self.web.open_dashboard()
+        return self.web
+
+    def _web_apps_failed(self, why: str) -> None:
+        self.statusBar().clearMessage()
+        QMessageBox.warning(self, "Web dashboard", f"Cannot start the web apps:\n{why}")
+
+    def stop_web_apps(self) -> None:
+        """Blocks until the web apps stopped (their spool drains first): call off the UI thread."""
+        if self.web is not None:
+            self.web.stop()
 
     def start_simulation(self) -> None:
         self.simulator.start()

@@ -67,6 +67,7 @@ class DashboardRefresher:
         self._subscribers: list[Subscriber] = []
         self._wake: asyncio.Event | None = None  # made in run(): an Event belongs to one loop
         self._track_wanted = False
+        self._task: asyncio.Task[None] | None = None
         self.backend: Analytics | None = None
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -87,6 +88,17 @@ class DashboardRefresher:
     def window(self, now: dt.datetime) -> Window:
         active = self.settings.active_window_seconds
         return Window(now, active, max(300, active))
+
+    def start(self) -> None:
+        """Run on the current event loop until `stop()`."""
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -70,7 +70,7 @@ class ModeMix:
     @property
     def probabilities(self) -> np.ndarray:
         p = np.array([self.walking, self.cycling, self.driving], dtype=np.float64)
-        return p / p.sum()
+        return np.asarray(p / p.sum(), dtype=np.float64)
 
     @classmethod
     def parse(cls, text: str) -> ModeMix:

@@ -8,14 +8,19 @@ dead-letter table with the reason. The spool has a bound; when it is full produc
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 DEFAULT_MAX_RECORDS = 2_000_000
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -61,6 +66,7 @@ class Spool:
         self.max_records = max_records
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
+        self._lock_file: IO[bytes] | None = None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives a crash or power cut
@@ -159,9 +165,113 @@ class Spool:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
 
+    def adopt(self, other: Path) -> int:
+        """Move every record (and dead letter) of another spool file into this one, after what is here."""
+        with self._room:
+            cur = self._db.cursor()
+            cur.execute("ATTACH DATABASE ? AS other", (str(other),))
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    moved = int(cur.execute("SELECT count(*) FROM other.records").fetchone()[0])
+                    cur.execute(
+                        "INSERT INTO records (event_id, device, payload, created_us) "
+                        "SELECT event_id, device, payload, created_us FROM other.records ORDER BY id"
+                    )
+                    cur.execute(
+                        "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) "
+                        "SELECT event_id, payload, reason, failed_at_us FROM other.dead_letters"
+                    )
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.execute("DETACH DATABASE other")
+            self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+            self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+        return moved
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        lock = getattr(self, "_lock_file", None)
+        if lock is not None:
+            lock.close()  # releases the claim: another producer may take what is left
+            self._lock_file = None
+
+
+class SpoolBusyError(RuntimeError):
+    """Every spool for this destination is held by a running producer and no new one could be made."""
+
+
+def claim_spool(folder: Path, stem: str, producer: str, max_records: int = DEFAULT_MAX_RECORDS) -> Spool:
+    """A spool for one producer process, held with an exclusive lock until it is closed (or the process dies).
+
+    Producers streaming to the same destination (the desktop app, `zerostream stream`, the web
+    simulator on one data folder) never share a file. A spool left by a producer that died, or by
+    an older version (`<stem>.sqlite`), is free to take: it is taken first, so its records go first.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spool = None
+    for path in (folder / f"{stem}@{producer}{'' if n == 1 else f'-{n}'}.sqlite" for n in range(1, 64)):
+        lock = _try_lock(path.with_suffix(".lock"))
+        if lock is None:
+            continue
+        try:
+            spool = Spool(path, max_records=max_records)
+        except BaseException:
+            lock.close()
+            raise
+        spool._lock_file = lock
+        break
+    if spool is None:
+        raise SpoolBusyError(f"every spool for {stem} in {folder} is in use by another producer")
+    for other in sorted(folder.glob(f"{stem}*.sqlite")):
+        if other != spool.path and _belongs(other.name, stem):
+            _adopt_if_free(spool, other)
+    return spool
+
+
+def _belongs(name: str, stem: str) -> bool:
+    """`<stem>.sqlite` (older versions) or `<stem>@<producer>[-n].sqlite`, not another table's spool."""
+    rest = name[len(stem) : -len(".sqlite")]
+    return rest == "" or rest.startswith("@")
+
+
+def _adopt_if_free(spool: Spool, other: Path) -> None:
+    lock = _try_lock(other.with_suffix(".lock"))
+    if lock is None:
+        return  # a running producer's
+    try:
+        moved = spool.adopt(other)
+    except sqlite3.Error as exc:
+        log.error("cannot take over the records of %s (%s); left where they are", other, exc)
+        return
+    finally:
+        lock.close()
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{other}{suffix}").unlink()
+    if moved:
+        log.info("took over %d records left in %s by a producer that stopped", moved, other.name)
+
+
+def _try_lock(path: Path) -> IO[bytes] | None:
+    import fcntl
+
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    with contextlib.suppress(OSError):
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n".encode())
+        handle.flush()
+    return handle
 
 
 class SpoolFullError(RuntimeError):

@@ -41,9 +41,13 @@ def databricks_target(settings: Settings) -> Target:
                   client_id=settings.zerobus_client_id, client_secret=secret)  # fmt: skip
 
 
-def spool_path(settings: Settings, target: Target) -> Path:
-    """One spool per destination: records wait for the table they were meant for."""
+def spool_stem(target: Target) -> str:
+    """Spools are per destination (records wait for the table they were meant for), then per producer."""
     if target.kind == "local":
-        return settings.data_dir / "spool" / f"local-{target.table}.sqlite"
+        return f"local-{target.table}"
     host = target.endpoint.split("://")[-1].split("/")[0].replace(":", "_")
-    return settings.data_dir / "spool" / f"databricks-{host}-{target.table}.sqlite"
+    return f"databricks-{host}-{target.table}"
+
+
+def spool_folder(settings: Settings) -> Path:
+    return settings.data_dir / "spool"

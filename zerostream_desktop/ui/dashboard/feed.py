@@ -6,8 +6,6 @@ themselves happen on worker threads inside the refresher.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -30,7 +28,6 @@ class DashboardFeed(QObject):
         self.pane = pane
         self.refresher = refresher
         self._ack_p95_ms = ack_p95_ms
-        self._task: asyncio.Task[None] | None = None
         self._shown_data = False
         refresher.following = pane.following
         pane.track_requested.connect(refresher.select)
@@ -38,13 +35,10 @@ class DashboardFeed(QObject):
         refresher.subscribe(self.show)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.refresher.run())
+        self.refresher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.refresher.stop()
 
     def show(self, update: DashboardUpdate) -> None:
         pane = self.pane

@@ -1,0 +1,62 @@
+"""Runs a fleet on the wall clock into a streamer: the headless producer loop (`zerostream stream`, the web simulator).
+
+Every tick the fleet advances to now and the batch goes to the spool on a worker thread (disk
+writes never block the event loop); then the streamer is woken. When the spool is full the fleet
+waits (the tick is counted as throttled): nothing is dropped. The desktop app does the same with a
+Qt timer in the simulator pane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+
+TICK_S = 0.1
+
+
+class FleetPump:
+    def __init__(
+        self, fleet: Fleet, streamer: Streamer, tick_s: float = TICK_S, executor: Executor | None = None
+    ) -> None:
+        self.fleet = fleet
+        self.streamer = streamer
+        self.tick_s = tick_s
+        self.throttled_ticks = 0
+        self._executor = executor
+        self._lock = asyncio.Lock()  # a tick and a change of the fleet (Apply) never interleave
+
+    async def run(self, until: Callable[[], bool] = lambda: False, stop_on_pause: bool = True) -> None:
+        """Tick until `until()` is true, or streaming pauses (wrong credentials, a missing table) if asked.
+
+        Without `stop_on_pause` the fleet goes on into the spool until it is full, then waits.
+        """
+        while not until():
+            await asyncio.sleep(self.tick_s)
+            if stop_on_pause and self.streamer.stats.state is StreamState.PAUSED:
+                return
+            await self.tick()
+
+    async def tick(self) -> int:
+        """One step: how many events went to the spool (0 when the fleet is stopped or throttled)."""
+        async with self._lock:
+            if not self.fleet.running:
+                return 0
+            if not self.streamer.spool.has_room(max(1, len(self.fleet))):
+                self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
+                return 0
+            batch = self.fleet.advance(time.time())
+            if not len(batch):
+                return 0
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.streamer.submit, batch)
+        self.streamer.notify()
+        return len(batch)
+
+    async def change(self, action: Callable[[Fleet], None]) -> None:
+        """Change the fleet (start, stop, a new device count) between ticks."""
+        async with self._lock:
+            action(self.fleet)
