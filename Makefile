@@ -17,6 +17,7 @@ bench:
 	PYTHONPATH=. .venv/bin/python bench/bench_upkeep.py
 	PYTHONPATH=. .venv/bin/python bench/bench_analytics.py
 	PYTHONPATH=. .venv/bin/python bench/bench_ui.py
+	PYTHONPATH=. .venv/bin/python bench/bench_webapps.py
 
 clean:
-	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv311 build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -140,3 +140,44 @@ def test_a_backend_that_cannot_be_opened_is_tried_again_on_the_next_beat():
     assert [u.kind for u in got[:3]] == ["error", "error", "opened"]
     assert "no token" in got[0].message
     assert any(u.kind == "data" for u in got)
+
+
+class VersionedBackend(RecordingBackend):
+    """A store that can say when it changed (as the local table does with its Delta version)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version: int | None = 1
+
+    def data_version(self) -> int | None:
+        return self.version
+
+
+def test_with_react_s_a_refresh_follows_new_data_at_once_not_a_second_later():
+    backend = VersionedBackend()
+    refresher = DashboardRefresher(settings(), opener=lambda s: backend, interval_s=5.0, react_s=0.05)
+    beats: list[float] = []
+    refresher.subscribe(lambda u: beats.append(time.monotonic()) if u.kind == "data" else None)
+
+    async def scenario() -> float:
+        task = asyncio.create_task(refresher.run())
+        await asyncio.sleep(0.5)
+        assert len(beats) == 1  # nothing new: no refresh before the 5 s cadence
+        changed = time.monotonic()
+        backend.version = 2  # a commit
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return changed
+
+    changed = asyncio.run(scenario())
+    assert len(beats) == 2 and beats[1] - changed < 0.3
+
+
+def test_a_store_that_cannot_tell_keeps_to_the_cadence():
+    backend = VersionedBackend()
+    backend.version = None
+    refresher = DashboardRefresher(settings(), opener=lambda s: backend, interval_s=5.0, react_s=0.05)
+    asyncio.run(run_for(refresher, 0.6))
+    assert len(backend.calls) == 1

@@ -78,7 +78,9 @@ def run_serve(args: argparse.Namespace) -> int:
             print("\n".join(links), flush=True)  # once the links work
             print("Stop with Ctrl+C (the fleet stops and the spool drains first).", file=sys.stderr, flush=True)
 
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=15, ws="auto")
+    # no per-message deflate: it compresses the same second's update once per socket (100 pages: 100 times)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=15, ws="auto",
+                            ws_per_message_deflate=False)  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: None)  # uvicorn re-sends it after its graceful shutdown: exit 0
     Server(config).run(sockets=[listener])
     return 0

@@ -21,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocket
 from fastapi.responses import HTMLResponse
 
 from zerostream_desktop.core.analytics import Analytics, AnalyticsError, NotReadyError
-from zerostream_desktop.core.analytics.map_payload import devices_payload, finite, track_payload
+from zerostream_desktop.core.analytics.map_payload import finite, track_payload
 from zerostream_desktop.core.analytics.model import DEFAULT_TRACK_POINTS, Client, Kpis, SeriesPoint
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher, DashboardUpdate
 from zerostream_desktop.core.settings import Settings
@@ -31,6 +31,7 @@ from zerostream_desktop.webapps.access import allowed, require_token, user_of
 log = logging.getLogger(__name__)
 
 MAX_TRACK_POINTS = 5_000
+REACT_S = 0.1  # how often the local table is asked for new commits (an update follows one within ~0.5 s)
 MAX_EVENTS_PAGE = 500
 CONNECTION_ID_MAX = 200
 
@@ -54,10 +55,16 @@ def clients_columns(clients: list[Client]) -> dict[str, list[Any]]:
         "id": [c.connection_id for c in clients], "name": [c.device_name for c in clients],
         "status": [c.status.value for c in clients], "events": [c.events for c in clients],
         "bytes": [c.bytes for c in clients], "first_seen_ms": [_ms(c.first_seen) for c in clients],
-        "last_seen_ms": [_ms(c.last_seen) for c in clients], "lat": [c.latitude for c in clients],
-        "lon": [c.longitude for c in clients], "battery": [c.battery_pct for c in clients],
-        "signal": [c.signal_strength for c in clients], "speed": [finite(c.speed_kmh) for c in clients],
+        "last_seen_ms": [_ms(c.last_seen) for c in clients], "lat": [_round(c.latitude, 6) for c in clients],
+        "lon": [_round(c.longitude, 6) for c in clients], "battery": [c.battery_pct for c in clients],
+        "signal": [c.signal_strength for c in clients], "speed": [_round(c.speed_kmh, 1) for c in clients],
     }  # fmt: skip
+
+
+def _round(v: float | None, digits: int) -> float | None:
+    """Positions to 6 decimals (11 cm), speeds to 0.1 km/h: a third off a 10,000-client message."""
+    v = finite(v)
+    return None if v is None else round(v, digits)
 
 
 def client_json(c: Client) -> dict[str, Any]:
@@ -79,8 +86,7 @@ def update_json(u: DashboardUpdate) -> dict[str, Any]:
                            "elapsed_ms": round(u.elapsed_ms, 1)}  # fmt: skip
     if u.result is not None:
         out["kpis"] = kpis_json(u.result.kpis)
-        out["clients"] = clients_columns(u.result.clients)
-        out["devices"] = devices_payload(u.result.clients)
+        out["clients"] = clients_columns(u.result.clients)  # the map's dots come from these columns too
         out["series"] = series_json(u.result.series, u.now)
     return out
 
@@ -104,8 +110,7 @@ class DashboardHub:
 
     def broadcast(self, update: DashboardUpdate) -> None:
         started = time.perf_counter()
-        payload = update_json(update)
-        payload["sent_at_ms"] = round(time.time() * 1000)
+        payload = {"sent_at_ms": round(time.time() * 1000), **update_json(update)}  # first: cheap to find
         message = json.dumps(payload, separators=(",", ":"))
         self.encode_ms = (time.perf_counter() - started) * 1000
         if update.kind == "data":
@@ -166,7 +171,7 @@ def create_dashboard_app(
     hosted: bool = False,
     refresher: DashboardRefresher | None = None,
 ) -> FastAPI:
-    hub = DashboardHub(refresher or DashboardRefresher(settings))
+    hub = DashboardHub(refresher or DashboardRefresher(settings, react_s=REACT_S))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("ZeroStream %s app on 0.0.0.0:%d for %s (%s)", args[0], port, settings.full_table_name, settings.endpoint)
     # uvicorn shuts down gracefully on SIGTERM, then sends it to itself again: exit 0 instead of dying of it
     signal.signal(signal.SIGTERM, lambda *_: log.info("stopped on SIGTERM"))
-    uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_S)  # noqa: S104
+    # no per-message deflate: it compresses the same second's update once per socket
+    uvicorn.run(app, host="0.0.0.0", port=port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_S,  # noqa: S104
+                ws_per_message_deflate=False)  # fmt: skip
     return 0
 
 

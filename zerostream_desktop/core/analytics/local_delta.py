@@ -164,6 +164,15 @@ class LocalDeltaAnalytics:
         with self._lock:
             self._db.close()
 
+    def data_version(self) -> int | None:
+        """The table's latest version (a look at the Delta log, a few ms); None before the table exists."""
+        with self._lock:
+            try:
+                table = self._open()
+            except (DeltaError, OSError):
+                return None
+            return None if table is None else table.version()
+
     # --- the Analytics interface ------------------------------------------------------------
 
     def kpis(self, window: Window) -> Kpis:

@@ -178,6 +178,10 @@ class Analytics(Protocol):
         """The raw stream: one page of rows as they landed (resends included), newest event first."""
         ...
 
+    def data_version(self) -> int | None:
+        """A number that changes when the store has new data, cheap to ask; None when the store cannot tell."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -219,6 +223,9 @@ class SqlBackend:
         if connection_id is None:
             return events_from_rows(self._query("events", params))
         return events_from_rows(self._query("client_events", {**params, "connection_id": connection_id}))
+
+    def data_version(self) -> int | None:
+        return None  # a warehouse or Lakebase cannot say cheaply; the dashboard refreshes on its cadence
 
     def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
         return Refresh(

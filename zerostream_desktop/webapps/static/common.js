@@ -15,6 +15,9 @@ const zs = {
   time(ms) {
     return ms === null || ms === undefined ? "–" : new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
   },
+  timeMs(ms) {
+    return ms === null || ms === undefined ? "–" : new Date(ms).toISOString().replace("T", " ").replace("Z", " UTC");
+  },
   ago(ms, now) {
     if (ms === null || ms === undefined) return "–";
     const s = Math.max(0, Math.round(((now || Date.now()) - ms) / 1000));

@@ -70,6 +70,7 @@ async function select(id, fit = true) {
   renderRows();
   zerostreamMap.selectDevice(id);
   $("detail").hidden = false;
+  zerostreamMap.invalidate(); // the map got shorter: fit the track to what is left of it
   showDetail();
   await loadTrack(fit);
 }
@@ -83,8 +84,9 @@ async function loadTrack(fit) {
     const i = indexOf(id);
     t.name = i >= 0 ? state.clients.name[i] : id;
     t.fit = fit; t.follow = $("follow").checked;
+    const atLatest = !state.track || state.step >= state.track.points.length - 1;
     state.track = t;
-    if (fit || state.step < 0 || state.step >= t.points.length) state.step = t.points.length - 1;
+    if (fit || atLatest || state.step >= t.points.length) state.step = t.points.length - 1; // stay on "now"
     zerostreamMap.showTrack(t);
     showDetail();
   } catch (err) {
@@ -127,7 +129,7 @@ async function loadRaw() {
     const body = $("raw-table").querySelector("tbody");
     body.replaceChildren(...page.events.map((e) => {
       const tr = document.createElement("tr");
-      for (const v of [zs.time(e.event_timestamp), zs.time(e.ingested_at), e.connection_id, e.device_name,
+      for (const v of [zs.timeMs(e.event_timestamp), zs.timeMs(e.ingested_at), e.connection_id, e.device_name,
         e.latitude === null ? "–" : e.latitude.toFixed(5), e.longitude === null ? "–" : e.longitude.toFixed(5),
         zs.number(e.speed_kmh, 1), zs.number(e.heading_deg, 0), zs.number(e.battery_pct), zs.number(e.signal_strength),
         zs.number(e.payload_bytes), e.event_id]) tr.append(zs.el("td", v));
@@ -144,6 +146,15 @@ async function loadRaw() {
 
 // --- updates --------------------------------------------------------------------------------------
 
+function devicesOf(c) { // the map's columns: clients with a position
+  const d = { id: [], lat: [], lon: [], status: [] };
+  for (let i = 0; i < c.id.length; i += 1) {
+    if (c.lat[i] === null || c.lon[i] === null) continue;
+    d.id.push(c.id[i]); d.lat.push(c.lat[i]); d.lon.push(c.lon[i]); d.status.push(c.status[i]);
+  }
+  return d;
+}
+
 function onUpdate(msg) {
   $("source").textContent = msg.kind === "data" ? `Reading ${msg.source}` :
     msg.kind === "opened" ? `Reading ${msg.source} (${msg.message})` : `${msg.kind}: ${msg.message}`;
@@ -154,7 +165,7 @@ function onUpdate(msg) {
   showTiles(msg);
   state.clients = msg.clients;
   applyFilter();
-  zerostreamMap.showDevices(msg.devices);
+  zerostreamMap.showDevices(devicesOf(msg.clients));
   if (state.selected) showDetail();
   state.updateMs = performance.now() - started; // tiles, the client list and the map's dots, for one update
   state.updates = (state.updates || 0) + 1;
