@@ -54,6 +54,15 @@ def allowed(request: Request | WebSocket, token: str | None) -> bool:
     return _matches(request.cookies.get(COOKIE), token) or _matches(bearer, token)
 
 
+async def accept_socket(socket: WebSocket, token: str | None) -> bool:
+    """Accept a page's WebSocket, or close it with 4401 when the token is missing or wrong."""
+    if not allowed(socket, token):
+        await socket.close(code=4401, reason="missing or wrong access token")
+        return False
+    await socket.accept()
+    return True
+
+
 def require_token(app: FastAPI, token: str | None) -> None:
     """Gate every HTTP route of `app` behind the token (WebSocket routes call `allowed` themselves)."""
     if token is None:

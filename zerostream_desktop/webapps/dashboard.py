@@ -26,7 +26,7 @@ from zerostream_desktop.core.analytics.model import DEFAULT_TRACK_POINTS, Client
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher, DashboardUpdate
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.webapps import pages
-from zerostream_desktop.webapps.access import allowed, require_token, user_of
+from zerostream_desktop.webapps.access import accept_socket, user_of
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +179,8 @@ def create_dashboard_app(
         yield
         await hub.stop()
 
-    app = FastAPI(title="ZeroStream dashboard", lifespan=lifespan)
+    app = pages.create_app("ZeroStream dashboard", lifespan, access_token)
     app.state.hub = hub
-    require_token(app, access_token)
-    pages.mount_assets(app)
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> HTMLResponse:
@@ -243,10 +241,8 @@ def create_dashboard_app(
 
     @app.websocket("/ws")
     async def socket(ws: WebSocket) -> None:
-        if not allowed(ws, access_token):
-            await ws.close(code=4401, reason="missing or wrong access token")
+        if not await accept_socket(ws, access_token):
             return
-        await ws.accept()
         await hub.serve(ws)
 
     return app

@@ -34,7 +34,7 @@ from zerostream_desktop.core.ingest.streamer import Streamer
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 from zerostream_desktop.webapps import pages
-from zerostream_desktop.webapps.access import allowed, require_token, user_of
+from zerostream_desktop.webapps.access import accept_socket, user_of
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +206,8 @@ def create_mobile_app(
         yield
         await fleet.close()
 
-    app = FastAPI(title="ZeroStream mobile simulator", lifespan=lifespan)
+    app = pages.create_app("ZeroStream mobile simulator", lifespan, access_token)
     app.state.fleet = fleet
-    require_token(app, access_token)
-    pages.mount_assets(app)
 
     def who(request: Request) -> str:
         return user_of(request.headers, hosted)
@@ -249,10 +247,8 @@ def create_mobile_app(
     @app.websocket("/ws")
     async def socket(ws: WebSocket) -> None:
         """State twice a second, with the device the page follows (it sends {"device": i})."""
-        if not allowed(ws, access_token):
-            await ws.close(code=4401, reason="missing or wrong access token")
+        if not await accept_socket(ws, access_token):
             return
-        await ws.accept()
         following: list[int | None] = [None]
 
         async def listen() -> None:

@@ -6,6 +6,8 @@ root (hosted) and mounted under a prefix (`zerostream webapps serve --app both`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,20 @@ from fastapi.templating import Jinja2Templates
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.paths import resource_path
+from zerostream_desktop.webapps.access import require_token
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def create_app(title: str, lifespan: Lifespan, access_token: str | None) -> FastAPI:
+    """A web app with its lifespan, the access gate (when there is a token) and the shared assets."""
+    app = FastAPI(title=title, lifespan=lifespan)
+    require_token(app, access_token)
+    mount_assets(app)
+    return app
 
 
 def mount_assets(app: FastAPI) -> None:
