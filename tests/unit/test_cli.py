@@ -83,3 +83,16 @@ def test_help_and_version(argv, capsys):
 def test_bad_command_line_values_exit_2_with_the_reason(argv, message, capsys):
     assert main([*argv, "--duration", "1"]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["webapps", "serve", "--host", "0.0.0.0"], "add --allow-remote"),
+        (["webapps", "serve", "--host", "192.168.1.5", "--allow-remote", "--no-token"], "--no-token is for loopback"),
+        (["webapps", "serve", "--port", "70000"], "--port must be between 0 and 65535"),
+    ],
+)
+def test_the_web_apps_refuse_to_listen_beyond_this_machine_unless_asked(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
