@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh machine first (see scripts/bootstrap.sh).
-.PHONY: run test bench setup clean
+.PHONY: run test bench setup clean package package-test
 
 run:
 	@scripts/bootstrap.sh run
@@ -8,6 +8,12 @@ run:
 test:
 	@scripts/bootstrap.sh test
 	scripts/test.sh $(PYTEST_ARGS)
+
+package:
+	scripts/package.sh
+
+package-test:
+	scripts/package_test.sh
 
 bench:
 	@scripts/bootstrap.sh test

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.localbus_cmd",
     "zerostream_desktop.commands.stream_cmd",
     "zerostream_desktop.commands.webapps_cmd",
+    "zerostream_desktop.commands.selftest_cmd",
     "infra_wizard.cli",
 )
 

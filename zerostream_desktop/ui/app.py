@@ -10,8 +10,11 @@ import signal
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 
+from PySide6.QtGui import QIcon
+
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
+from zerostream_desktop.core.paths import resource_path
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack
 from zerostream_desktop.ui.background import Background
@@ -100,6 +103,13 @@ def _freeze_heap() -> None:
     log.debug("heap frozen: %d objects", gc.get_freeze_count())
 
 
+def app_icon() -> QIcon:
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        icon.addFile(str(resource_path("icons", f"zerostream-{size}.png")))
+    return icon
+
+
 def run_app(settings: Settings, start: bool = False) -> int:
     from zerostream_desktop.ui.map_view import prepare_web_engine
 
@@ -112,6 +122,7 @@ def run_app(settings: Settings, start: bool = False) -> int:
     app.setOrganizationName("ZeroStream")
     app.setApplicationName("ZeroStream")
     app.setQuitOnLastWindowClosed(False)
+    app.setWindowIcon(app_icon())
     window = build_window(settings)
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)

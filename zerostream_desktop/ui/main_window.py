@@ -108,6 +108,9 @@ class MainWindow(QMainWindow):
         setup_action.triggered.connect(self.open_setup_wizard)
         tools_menu.addAction(setup_action)
         help_menu = self.menuBar().addMenu("&Help")
+        diagnostics = QAction("Save &Diagnostics…", self)
+        diagnostics.triggered.connect(self.save_diagnostics)
+        help_menu.addAction(diagnostics)
         about = QAction("&About ZeroStream", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
@@ -147,6 +150,34 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Starting the web apps…")
         self.web.open_dashboard()
         return self.web
+
+    def save_diagnostics(self, path: str | None = None) -> None:
+        """Help > Save Diagnostics: versions, the self-test, settings and recent logs in one archive, no secrets."""
+        import datetime as dt
+
+        from PySide6.QtWidgets import QFileDialog
+
+        from zerostream_desktop.core.settings import SettingsError, resolve_settings
+        from zerostream_desktop.diagnostics import write_diagnostics
+        from zerostream_desktop.ui.background import Background
+
+        if path is None:
+            suggested = str(Path.home() / f"zerostream-diagnostics-{dt.date.today():%Y%m%d}.zip")
+            path, _ = QFileDialog.getSaveFileName(self, "Save Diagnostics", suggested, "Zip archives (*.zip)")
+            if not path:
+                return
+        try:
+            settings, sources = resolve_settings({"data_dir": self.settings.data_dir})
+        except SettingsError:
+            settings, sources = self.settings, {}
+        secrets = tuple(s for s in (self._stack[2] if self._stack else None,) if s)
+        self.statusBar().showMessage("Saving diagnostics (runs the self-test)…")
+        target = Path(path)
+        Background(self, name="diagnostics").run(
+            lambda: write_diagnostics(target, settings, sources, known_secrets=secrets),
+            lambda saved: self.statusBar().showMessage(f"Diagnostics saved to {saved}", 10_000),
+            lambda exc: self.statusBar().showMessage(f"Cannot save diagnostics: {exc}"),
+        )
 
     def _web_apps_failed(self, why: str) -> None:
         self.statusBar().clearMessage()

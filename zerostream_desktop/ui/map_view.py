@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 def prepare_web_engine() -> None:
     """Call before the QApplication exists: Chromium refuses to run as root with its sandbox on."""
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "QTWEBENGINE_DISABLE_SANDBOX" not in os.environ:
+        log.info("running as root: QtWebEngine's sandbox is turned off (Chromium refuses to start with it)")
         os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
     if "--disable-background-networking" not in flags:
@@ -96,6 +97,7 @@ class MapView(QWebEngineView):
 
     def _on_report(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "ready":
+            log.info("map page ready")
             self.is_ready = True
             for signal, args in self._pending:
                 signal.emit(*args)
