@@ -67,7 +67,8 @@ def main() -> None:
     done = subprocess.run([str(BUNDLE), "self-test"], capture_output=True, text=True,
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "RUST_LOG": "error"})  # fmt: skip
     print(f"self-test from the bundle: {time.monotonic() - started:.1f} s, exit {done.returncode}")
-    unpacked = sum(p.stat().st_size for p in BUNDLE.parent.rglob("*") if p.is_file()) / 2**20
+    files = [p for p in BUNDLE.parent.rglob("*") if p.is_file() and not p.is_symlink()]
+    unpacked = sum(p.stat().st_size for p in files) / 2**20
     tarballs = sorted((ROOT / "dist").glob("ZeroStream-*.tar.gz"))
     packed = f", tarball {tarballs[-1].stat().st_size / 2**20:.0f} MiB" if tarballs else ""
     print(f"bundle {unpacked:.0f} MiB unpacked{packed}")
