@@ -42,7 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _accept_global_options_after_subcommands(parser)
     return parser
+
+
+def _accept_global_options_after_subcommands(parser: argparse.ArgumentParser) -> None:
+    """`zerostream stream --data-dir X` as well as `zerostream --data-dir X stream`, as users type them."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:  # noqa: SLF001
+        for child in getattr(action, "choices", {}).values():
+            child.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            child.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            _accept_global_options_after_subcommands(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,3 +96,11 @@ def test_bad_command_line_values_exit_2_with_the_reason(argv, message, capsys):
 def test_the_web_apps_refuse_to_listen_beyond_this_machine_unless_asked(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_global_options_work_after_the_subcommand_too(tmp_path, capsys):
+    folder = str(tmp_path)
+    for argv in (["--data-dir", folder, "settings", "--json"], ["settings", "--json", "--data-dir", folder]):
+        assert main(argv) == 0
+        shown = json.loads(capsys.readouterr().out)["settings"]["ZEROSTREAM_DATA_DIR"]
+        assert shown["value"] == str(tmp_path) and shown["source"] == "command line"
