@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.web: WebAppsLauncher | None = None
         self.endpoint_label = QLabel(f"Endpoint: {settings.endpoint}  ·  Table: {settings.full_table_name}")
         self.stack_label = QLabel("Local stack: starting…" if settings.endpoint == "local" else "")
-        self.stream_label = QLabel("Streaming: not connected")
+        self.stream_label = QLabel("Not connected")
         self.last_stream: StreamSnapshot | None = None  # the latest shown
         self.restart_requested = False
         self.statusBar().addPermanentWidget(self.stream_label)
@@ -215,7 +215,9 @@ class MainWindow(QMainWindow):
         """Status bar line for the streamer; a pause shows the endpoint's reason."""
         self.last_stream = snapshot
         self.simulator.rate_chart.add(snapshot.sent, snapshot.acked)
-        self.stream_label.setText(f"Streaming: {snapshot.status_text()}")
+        self.simulator.show_counts(snapshot.generated, snapshot.acked)  # one snapshot for both places
+        endpoint = "localbus" if self.settings.endpoint == "local" else "ZeroBus"
+        self.stream_label.setText(snapshot.status_text(endpoint, sending=self.simulator.running))
         self.stream_label.setToolTip(snapshot.last_error)
         if snapshot.state == "paused":
             self.statusBar().showMessage(

@@ -26,6 +26,10 @@ from zerostream_desktop.ui.background import Background
 log = logging.getLogger(__name__)
 
 
+CONNECTION_WORDS = {"streaming": "connected", "connecting": "connecting…", "reconnecting": "reconnecting…",
+                    "paused": "paused", "stopped": "disconnected"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class StreamSnapshot:
     state: str
@@ -38,8 +42,12 @@ class StreamSnapshot:
     ack_p95_ms: float
     last_error: str
 
-    def status_text(self) -> str:
-        text = f"{self.state} · acked {self.acked:,} · in flight {self.in_flight:,} · spool {self.spool_depth:,}"
+    def status_text(self, endpoint: str = "endpoint", sending: bool = True) -> str:
+        """The connection and the fleet as two things: "localbus connected · idle · acked 0 · …"."""
+        link = CONNECTION_WORDS.get(self.state, self.state)
+        activity = ("sending" if sending else "idle") if self.state == "streaming" else ""
+        head = f"{endpoint} {link}" + (f" · {activity}" if activity else "")
+        text = f"{head} · acked {self.acked:,} · in flight {self.in_flight:,} · spool {self.spool_depth:,}"
         if self.rejected:
             text += f" · dead letters {self.rejected:,}"
         if self.state in ("reconnecting", "paused") and self.last_error:

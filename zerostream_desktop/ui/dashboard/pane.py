@@ -28,6 +28,8 @@ from zerostream_desktop.ui.dashboard.client_table_model import ClientTableModel,
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
 
 LANDED = "landed in the table"
+EMPTY_HINT = ("Nothing in the table yet. Press Start (Ctrl+R) to stream the simulated fleet: the figures, "
+              "the clients and their tracks appear here within a few seconds.")  # fmt: skip
 
 
 class DashboardPane(QWidget):
@@ -47,6 +49,11 @@ class DashboardPane(QWidget):
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
         self.table = QTableView(sortingEnabled=True)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)  # long device names are elided, rows stay one line high
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.empty_hint = QLabel(EMPTY_HINT)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setStyleSheet("background: #e3f2fd; border-radius: 4px; padding: 8px")
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
@@ -63,6 +70,7 @@ class DashboardPane(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.empty_hint)
         left_layout.addWidget(self.filter)
         left_layout.addWidget(self.table, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -102,6 +110,7 @@ class DashboardPane(QWidget):
 
     def show_kpis(self, kpis: Kpis, ack_p95_ms: float | None = None, now: dt.datetime | None = None) -> None:
         now = now or dt.datetime.now(dt.UTC)
+        self.empty_hint.setVisible(kpis.total_events == 0)
         self.tiles.show_kpis(kpis, ack_p95_ms, now)
         t = now.timestamp()
         tt = kpis.time_to_table_p95_s

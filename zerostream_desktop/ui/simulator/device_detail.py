@@ -84,7 +84,7 @@ class DeviceDetail(QGroupBox):
         self.setTitle("No device selected")
         for label in self.values.values():
             label.setText("–")
-        self.battery.setValue(0)
+        self.battery.reset()  # empty, not a real-looking 0 %
 
     def show_device(self, name: str, snap: dict[str, np.ndarray], i: int) -> None:
         self.setTitle(name)

@@ -46,6 +46,7 @@ class SimulatorPane(QWidget):
         self.fleet = fleet
         self.model = DeviceTableModel(self)
         self._generated = 0
+        self._counts: tuple[int, int] | None = None  # (generated, acknowledged) from the streamer's latest snapshot
         self._throttled = False
         self._last_view = 0.0
         self._selected: int | None = None
@@ -286,8 +287,20 @@ class SimulatorPane(QWidget):
         self._snapshot = snapshot = self.fleet.snapshot()
         self.model.set_rows(self.fleet.identities.names, snapshot)
         self._show_detail(snapshot)
+        self._show_summary()
+
+    def show_counts(self, generated: int, acknowledged: int) -> None:
+        """The streamer's counts, read at one moment (the status bar shows the same snapshot)."""
+        self._counts = (generated, acknowledged)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
         state = ("waiting for the spool" if self._throttled else "running") if self.running else "stopped"
-        self.summary.setText(f"{len(self.fleet)} devices, {state}, {self._generated:,} events generated")
+        if self._counts is None:
+            counts = f"{self._generated:,} events generated"
+        else:
+            counts = f"{self._counts[0]:,} events generated, {self._counts[1]:,} acknowledged"
+        self.summary.setText(f"{len(self.fleet)} devices, {state}, {counts}")
 
 
 def _region_text(region: Region) -> str:
