@@ -73,3 +73,11 @@ def test_long_device_names_stay_on_one_line(window, qtbot):
     assert not dash.table.wordWrap()
     heights = {dash.table.rowHeight(r) for r in range(3)}
     assert len(heights) == 1  # rows stay even
+
+
+def test_help_lists_the_shortcuts_and_about_names_the_sdks(window):
+    shortcuts = window.shortcuts_text()
+    for line in ("Ctrl+R", "Simulation > Start / Stop", "Ctrl+L", "Ctrl+Shift+W", "Tools > Open Web Dashboard", "F1"):
+        assert line in shortcuts
+    about = window.about_text()
+    assert "databricks-zerobus-ingest-sdk 1." in about and "deltalake" in about and "Python 3." in about

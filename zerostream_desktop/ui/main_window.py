@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher
@@ -108,6 +108,9 @@ class MainWindow(QMainWindow):
         setup_action.triggered.connect(self.open_setup_wizard)
         tools_menu.addAction(setup_action)
         help_menu = self.menuBar().addMenu("&Help")
+        shortcuts = QAction("&Keyboard Shortcuts", self, shortcut=QKeySequence("F1"))
+        shortcuts.triggered.connect(self._shortcuts)
+        help_menu.addAction(shortcuts)
         diagnostics = QAction("Save &Diagnostics…", self)
         diagnostics.triggered.connect(self.save_diagnostics)
         help_menu.addAction(diagnostics)
@@ -265,10 +268,35 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def about_text(self) -> str:
+        from zerostream_desktop.diagnostics import versions
+
+        v = versions()
+        names = ("databricks-zerobus-ingest-sdk", "databricks-sdk", "databricks-sql-connector", "deltalake",
+                 "PySide6-Essentials")  # fmt: skip
+        sdks = ", ".join(f"{name} {v[name]}" for name in names)
+        return (f"ZeroStream {__version__}\nStream IoT sensor data into Databricks.\n\n"
+                f"Python {v['python']} on {v['platform']}\n{sdks}")  # fmt: skip
+
+    def shortcuts_text(self) -> str:
+        """Every menu action that has a shortcut, as the menus name it."""
+        lines = []
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if isinstance(menu, QMenu) else []:
+                if not action.shortcut().isEmpty():
+                    name = action.text().replace("&", "").rstrip("…")
+                    lines.append(f"{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText):<16} "
+                                 f"{menu_action.text().replace('&', '')} > {name}")  # fmt: skip
+        return "\n".join(lines)
+
     def _about(self) -> None:
-        QMessageBox.about(
-            self, "About ZeroStream", f"ZeroStream {__version__}\nStream IoT sensor data into Databricks."
-        )
+        QMessageBox.about(self, "About ZeroStream", self.about_text())
+
+    def _shortcuts(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard Shortcuts", self.shortcuts_text(), parent=self)
+        box.setStyleSheet("QLabel { font-family: monospace; }")
+        box.open()
 
     def _restore_state(self) -> None:
         qs = QSettings()
