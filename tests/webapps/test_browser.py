@@ -122,8 +122,7 @@ def test_dashboard_tiles_clients_track_raw_view_and_reconnect(server, chrome, tm
     cid = row.get_attribute("data-id")
     chrome.execute_script("document.getElementById('follow').checked = false")
     time.sleep(3)  # what was in flight lands
-    row = next(r for r in chrome.find_elements(By.CSS_SELECTOR, ".client-row") if r.get_attribute("data-id") == cid)
-    row.click()
+    chrome.find_element(By.CSS_SELECTOR, f'.client-row[data-id="{cid}"]').click()
     drawn = wait_for(lambda: (d := js(chrome, "window.zsDashboard.map_trackDrawn")) and d["id"] == cid and d, 20)
     want = LocalDeltaAnalytics(local_table_path(tmp_path, TABLE)).track(cid)
     assert drawn["points"] == len(want.points) and drawn["total"] == want.total_points > 0

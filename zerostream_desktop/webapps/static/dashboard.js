@@ -41,23 +41,31 @@ function applyFilter() {
 }
 
 function renderRows() {
+  // Rows are updated in place, not replaced: a click that straddles an update still lands on its row.
   const started = performance.now();
   const scroll = $("client-scroll"); const rows = $("client-rows"); const c = state.clients;
   const first = Math.max(0, Math.floor(scroll.scrollTop / ROW_H) - 5);
   const last = Math.min(state.shown.length, first + Math.ceil(scroll.clientHeight / ROW_H) + 10);
   rows.style.transform = `translateY(${first * ROW_H}px)`;
-  const frag = document.createDocumentFragment();
-  for (let k = first; k < last; k += 1) {
-    const i = state.shown[k];
-    const row = zs.el("div", null, `client-row${c.id[i] === state.selected ? " selected" : ""}`);
-    row.dataset.id = c.id[i];
-    const name = zs.el("span", c.name[i] || c.id[i], "name");
-    name.title = c.id[i];
-    row.append(name, zs.el("span", c.status[i], `status ${c.status[i]}`), zs.el("span", zs.number(c.events[i]), "num"),
-      zs.el("span", zs.bytes(c.bytes[i]), "num"), zs.el("span", zs.ago(c.last_seen_ms[i], state.now), "num"));
-    frag.append(row);
+  while (rows.children.length > last - first) rows.lastChild.remove();
+  while (rows.children.length < last - first) {
+    const row = zs.el("div", null, "client-row");
+    row.append(zs.el("span", "", "name"), zs.el("span", "", "status"), zs.el("span", "", "num"),
+      zs.el("span", "", "num"), zs.el("span", "", "num"));
+    rows.append(row);
   }
-  rows.replaceChildren(frag);
+  for (let k = first; k < last; k += 1) {
+    const i = state.shown[k]; const row = rows.children[k - first]; const cells = row.children;
+    row.dataset.id = c.id[i];
+    row.className = `client-row${c.id[i] === state.selected ? " selected" : ""}`;
+    cells[0].textContent = c.name[i] || c.id[i];
+    cells[0].title = c.id[i];
+    cells[1].textContent = c.status[i];
+    cells[1].className = `status ${c.status[i]}`;
+    cells[2].textContent = zs.number(c.events[i]);
+    cells[3].textContent = zs.bytes(c.bytes[i]);
+    cells[4].textContent = zs.ago(c.last_seen_ms[i], state.now);
+  }
   state.renderMs = performance.now() - started;
 }
 

@@ -32,15 +32,21 @@ async function loadDevices() {
   sim.devicesAt = Date.now();
   const { devices } = await zs.api("api/devices");
   sim.listSize = devices.length;
-  const body = $("devices");
-  body.replaceChildren(...devices.slice(0, 500).map((d) => {
+  const body = $("devices"); const shown = devices.slice(0, 500);
+  // rows updated in place, not replaced: a click that straddles a refresh still lands on its row
+  while (body.children.length > shown.length) body.lastChild.remove();
+  while (body.children.length < shown.length) {
     const tr = document.createElement("tr");
+    for (let k = 0; k < 5; k += 1) tr.append(zs.el("td", ""));
+    body.append(tr);
+  }
+  shown.forEach((d, n) => {
+    const tr = body.children[n];
     tr.dataset.index = d.index;
-    if (d.index === sim.selected) tr.className = "selected";
-    tr.append(zs.el("td", d.index), zs.el("td", d.name), zs.el("td", d.mode), zs.el("td", `${zs.number(d.speed_kmh, 1)} km/h`),
-      zs.el("td", `${zs.number(d.battery_pct, 0)} %`));
-    return tr;
-  }));
+    tr.className = d.index === sim.selected ? "selected" : "";
+    const values = [d.index, d.name, d.mode, `${zs.number(d.speed_kmh, 1)} km/h`, `${zs.number(d.battery_pct, 0)} %`];
+    values.forEach((v, k) => { tr.children[k].textContent = String(v); });
+  });
 }
 
 function bar(id, fraction, centred) {
