@@ -26,4 +26,4 @@ done_at=$(date +%s)
 echo "==> built dist/ZeroStream in $((built - started)) s, packed dist/$name.tar.gz in $((done_at - built)) s"
 echo "    unpacked $(du -s --block-size=1M dist/ZeroStream | cut -f1) MB, tarball $(du --block-size=1M "dist/$name.tar.gz" | cut -f1) MB"
 echo "    largest parts (MB):"
-(cd dist/ZeroStream/_internal && du -s --block-size=1M -- * | sort -rn | head -12 | sed 's/^/      /')
+(cd dist/ZeroStream/_internal && du -s --block-size=1M -- * | sort -rn | sed -n "1,12s/^/      /p")  # sed reads it all: no SIGPIPE under pipefail
