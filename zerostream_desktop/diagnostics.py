@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from zerostream_desktop import __version__
+from zerostream_desktop.core.paths import zerostream_command
 from zerostream_desktop.core.settings import Settings, Sourced
 
 PACKAGES = (
@@ -56,10 +57,10 @@ def versions() -> dict[str, str]:
 
 def self_test_report(timeout: float = 120.0) -> str:
     """The self-test's own lines, run as a separate process (it starts a private localbus)."""
-    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "zerostream_desktop"]
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "RUST_LOG": "error"}
     try:
-        done = subprocess.run([*base, "self-test"], capture_output=True, text=True, env=env, timeout=timeout)
+        done = subprocess.run([*zerostream_command(), "self-test"], capture_output=True, text=True, env=env,
+                              timeout=timeout)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the self-test did not finish: {exc}"
     return f"exit code {done.returncode}\n{done.stdout}"

@@ -10,6 +10,11 @@ import platformdirs
 APP_NAME = "zerostream"
 
 
+def zerostream_command() -> list[str]:
+    """How to run `zerostream` again as a child process: from a checkout, a venv or a PyInstaller bundle."""
+    return [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "zerostream_desktop"]
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 

@@ -6,11 +6,11 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zerostream_desktop.core.paths import zerostream_command
 from zerostream_desktop.localbus.security import TOKEN_ENV
 from zerostream_desktop.localbus.server import read_state
 
@@ -65,8 +65,7 @@ def alive(pid: int) -> bool:
 
 def serve_command(data_dir: Path) -> list[str]:
     """How to run `zerostream localbus serve`, from a checkout, a venv or a PyInstaller bundle."""
-    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "zerostream_desktop"]
-    return [*base, "--data-dir", str(data_dir), "localbus", "serve"]
+    return [*zerostream_command(), "--data-dir", str(data_dir), "localbus", "serve"]
 
 
 def start_local_stack(

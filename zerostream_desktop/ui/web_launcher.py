@@ -12,7 +12,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
+from zerostream_desktop.core.paths import zerostream_command
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.ui.background import Background
 
@@ -69,8 +69,8 @@ class WebAppsLauncher(QObject):
         self.base_url = f"http://127.0.0.1:{port}/"
         log_file = Path(self.settings.data_dir) / "logs" / "webapps.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "zerostream_desktop"]
-        command = [*base, "--data-dir", str(self.settings.data_dir), "webapps", "serve", "--port", str(port)]
+        folder = str(self.settings.data_dir)
+        command = [*zerostream_command(), "--data-dir", folder, "webapps", "serve", "--port", str(port)]
         env = {**os.environ, "ZEROSTREAM_WEBAPPS_TOKEN": self._token}
         with log_file.open("ab") as out:
             self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,

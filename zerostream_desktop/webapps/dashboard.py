@@ -21,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocket
 from fastapi.responses import HTMLResponse
 
 from zerostream_desktop.core.analytics import Analytics, AnalyticsError, NotReadyError
-from zerostream_desktop.core.analytics.map_payload import finite, track_payload
+from zerostream_desktop.core.analytics.map_payload import finite, rounded, track_payload
 from zerostream_desktop.core.analytics.model import DEFAULT_TRACK_POINTS, Client, Kpis, SeriesPoint
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher, DashboardUpdate
 from zerostream_desktop.core.settings import Settings
@@ -55,16 +55,10 @@ def clients_columns(clients: list[Client]) -> dict[str, list[Any]]:
         "id": [c.connection_id for c in clients], "name": [c.device_name for c in clients],
         "status": [c.status.value for c in clients], "events": [c.events for c in clients],
         "bytes": [c.bytes for c in clients], "first_seen_ms": [_ms(c.first_seen) for c in clients],
-        "last_seen_ms": [_ms(c.last_seen) for c in clients], "lat": [_round(c.latitude, 6) for c in clients],
-        "lon": [_round(c.longitude, 6) for c in clients], "battery": [c.battery_pct for c in clients],
-        "signal": [c.signal_strength for c in clients], "speed": [_round(c.speed_kmh, 1) for c in clients],
+        "last_seen_ms": [_ms(c.last_seen) for c in clients], "lat": [rounded(c.latitude, 6) for c in clients],
+        "lon": [rounded(c.longitude, 6) for c in clients], "battery": [c.battery_pct for c in clients],
+        "signal": [c.signal_strength for c in clients], "speed": [rounded(c.speed_kmh, 1) for c in clients],
     }  # fmt: skip
-
-
-def _round(v: float | None, digits: int) -> float | None:
-    """Positions to 6 decimals (11 cm), speeds to 0.1 km/h: a third off a 10,000-client message."""
-    v = finite(v)
-    return None if v is None else round(v, digits)
 
 
 def client_json(c: Client) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from zerostream_desktop import stream_target
+from zerostream_desktop.core.analytics.map_payload import rounded
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet, Mode
 from zerostream_desktop.core.ingest.pump import FleetPump
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DRAIN_S = 10.0
 PUSH_S = 0.5
+SNAPSHOT_S = 0.1  # the pump's tick: a newer copy would show nothing new
 MODE_NAMES = {Mode.WALKING: "walking", Mode.CYCLING: "cycling", Mode.DRIVING: "driving"}
 
 
@@ -74,6 +77,8 @@ class FleetService:
         self._opener = opener or stream_target.open_stream_target
         self._producer = producer
         self._tasks: list[asyncio.Task[None]] = []
+        self._snap: dict[str, np.ndarray] | None = None
+        self._snap_at = 0.0
 
     async def open(self) -> None:
         try:
@@ -92,7 +97,7 @@ class FleetService:
     async def start(self, user: str) -> None:
         self._need_stream()
         assert self.pump is not None
-        await self.pump.change(lambda fleet: None if fleet.running else fleet.start(_now()))
+        await self.pump.change(lambda fleet: None if fleet.running else fleet.start(time.time()))
         self.last_action = Action("started", user, dt.datetime.now(dt.UTC))
         log.info("fleet of %d started by %s", len(self.fleet), user)
 
@@ -132,19 +137,26 @@ class FleetService:
             "in_flight": s.in_flight if s is not None else 0,
             "spool_depth": s.spool.depth if s is not None else 0,
             "rejected": stats.rejected if stats else 0,
-            "ack_p95_ms": _finite(stats.latency(95)) if stats else None,
+            "ack_p95_ms": rounded(stats.latency(95), 6) if stats else None,
             "endpoint": self.connection.target.endpoint if self.connection else None,
             "table": self.settings.full_table_name,
             "last_action": None if action is None else
             {"what": action.what, "by": action.by, "at_ms": round(action.at.timestamp() * 1000)},
         }  # fmt: skip
 
+    def _snapshot(self) -> dict[str, np.ndarray]:
+        """The fleet's values, copied at most every SNAPSHOT_S: every open page asks twice a second."""
+        now = time.monotonic()
+        if self._snap is None or now - self._snap_at >= SNAPSHOT_S or len(self._snap["mode"]) != len(self.fleet):
+            self._snap, self._snap_at = self.fleet.snapshot(), now
+        return self._snap
+
     def device_list(self) -> list[dict[str, Any]]:
-        snap = self.fleet.snapshot()
+        snap = self._snapshot()
         names = self.fleet.identities.names
         return [
-            {"index": i, "name": names[i], "mode": MODE_NAMES.get(Mode(int(m)), "?"), "speed_kmh": _finite(v),
-             "battery_pct": _finite(b)}
+            {"index": i, "name": names[i], "mode": MODE_NAMES.get(Mode(int(m)), "?"), "speed_kmh": rounded(v, 6),
+             "battery_pct": rounded(b, 6)}
             for i, (m, v, b) in enumerate(zip(snap["mode"].tolist(), snap["speed_kmh"].tolist(),
                                               snap["battery_pct"].tolist(), strict=True))
         ]  # fmt: skip
@@ -153,12 +165,12 @@ class FleetService:
         n = len(self.fleet)
         if not 0 <= index < n:
             raise HTTPException(404, f"no device {index}: the fleet has {n:,} devices (0 to {n - 1})")
-        snap = self.fleet.snapshot()
-        values = {k: (_finite(float(v[index])) if np.issubdtype(v.dtype, np.floating) else v[index].item())
+        snap = self._snapshot()
+        values = {k: (rounded(float(v[index]), 6) if np.issubdtype(v.dtype, np.floating) else v[index].item())
                   for k, v in snap.items()}  # fmt: skip
         values["mode"] = MODE_NAMES.get(Mode(int(snap["mode"][index])), "?")
         accel = (float(snap[k][index]) for k in ("accel_x", "accel_y", "accel_z"))
-        values["accel_magnitude"] = _finite(math.sqrt(sum(a * a for a in accel)))
+        values["accel_magnitude"] = rounded(math.sqrt(sum(a * a for a in accel)), 6)
         return {"index": index, "name": self.fleet.identities.names[index],
                 "connection_id": self.fleet.identities.connection_ids[index], **values}  # fmt: skip
 
@@ -179,16 +191,6 @@ class FleetService:
                 await task
         if self.connection is not None:
             await asyncio.to_thread(self.connection.close)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
-
-
-def _finite(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), 6)
 
 
 def create_mobile_app(
