@@ -136,6 +136,11 @@ class DashboardHub:
         finally:
             self.queues.discard(queue)
 
+    def client(self, connection_id: str) -> Client | None:
+        """The client as the latest update listed it, or None."""
+        result = self.last_data.result if self.last_data is not None else None
+        return next((c for c in result.clients if c.connection_id == connection_id), None) if result else None
+
     def backend(self) -> Analytics:
         if self.refresher.backend is None:
             raise HTTPException(503, "the dashboard is still opening its data source; try again in a moment")
@@ -200,7 +205,7 @@ def create_dashboard_app(
         _check_client_id(connection_id)
         update = _latest(hub)
         assert update.result is not None
-        found = next((c for c in update.result.clients if c.connection_id == connection_id), None)
+        found = hub.client(connection_id)
         if found is None:
             raise HTTPException(404, f"no client {connection_id!r} in {settings.full_table_name}")
         return client_json(found)
@@ -211,9 +216,7 @@ def create_dashboard_app(
         backend = hub.backend()
         started = time.perf_counter()
         result = await _read(lambda: backend.track(connection_id, max_points=points))
-        if not result.total_points and not any(
-            c.connection_id == connection_id for c in (hub.last_data.result.clients if hub.last_data else [])  # type: ignore[union-attr]
-        ):
+        if not result.total_points and hub.client(connection_id) is None:
             raise HTTPException(404, f"no client {connection_id!r} in {settings.full_table_name}")
         payload = track_payload(result)
         payload["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
