@@ -46,7 +46,7 @@ def record_pool(n: int) -> list[bytes]:
     k = 0
     while len(out) < n:
         k += 1
-        out.extend(encoding.encode_proto(fleet.advance(k * 0.5)))
+        out.extend(encoding.stamp_sent(encoding.encode_proto(fleet.advance(k * 0.5))))  # as the sender sends them
     return out[:n]
 
 

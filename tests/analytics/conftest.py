@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from psycopg import sql as psql
 
 from tests.analytics import dataset
 from tests.emulators.workspace import serve_workspace
+from tests.integration.localbus_helpers import LocalBusProcess, free_port, headers_provider, options, table_properties
 from tests.services.postgres import PostgresServer
 from zerostream_desktop.core import schema
 from zerostream_desktop.core.analytics.lakebase import LakebaseAnalytics
@@ -52,6 +54,41 @@ def fed_incrementally(root: Path, rows: list[dict]) -> LocalDeltaAnalytics:
         write_deltalake(str(path), dataset.arrow(rows[i : i + 700]), mode="append")
     assert backend.stats["rebuilds"] == 1
     return backend
+
+
+def wire_record(row: dict) -> bytes:
+    """A dataset row as ZeroStream's sender puts it on the wire: its fields, None ones left out."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    values = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        if isinstance(value, dt.datetime):
+            value = (value - epoch) // dt.timedelta(microseconds=1)
+        elif isinstance(value, dt.date):
+            value = (value - epoch.date()).days
+        values[name] = value
+    return schema.message_class()(**values).SerializeToString()
+
+
+def through_localbus(root: Path, rows: list[dict]) -> Path:
+    """The rows streamed with the real ZeroBus SDK into `localbus serve`, which writes the table."""
+    from zerobus.sdk.sync import ZerobusSdk
+
+    TableCatalog(root).create_sensor_table(TABLE)
+    bus = LocalBusProcess(root, free_port()).start()
+    try:
+        sdk = ZerobusSdk(bus.endpoint, "http://127.0.0.1:9")
+        stream = sdk.create_stream(
+            table_properties=table_properties(TABLE), options=options(), headers_provider=headers_provider()
+        )
+        for i in range(0, len(rows), 400):
+            stream.ingest_records_offset([wire_record(r) for r in rows[i : i + 400]])
+        stream.flush()
+        stream.close()
+    finally:
+        bus.terminate()
+    return TableCatalog(root).path(TABLE)
 
 
 @pytest.fixture(scope="session")
@@ -131,11 +168,13 @@ def lakebase_backend(ws, server: PostgresServer, **kwargs) -> LakebaseAnalytics:
     return LakebaseAnalytics(workspace_client(ws), instance, db, schema_name, table, port=server.port, **kwargs)
 
 
-@pytest.fixture(scope="session", params=["local-incremental", "local-full", "warehouse", "lakebase"])
+@pytest.fixture(scope="session", params=["local-incremental", "local-full", "localbus", "warehouse", "lakebase"])
 def backend(request, rows, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     if request.param == "local-incremental":
         b = fed_incrementally(root, rows)
+    elif request.param == "localbus":  # what localbus wrote, exactly as a service that fills no column
+        b = LocalDeltaAnalytics(through_localbus(root, rows))
     elif request.param == "local-full":
         b = LocalDeltaAnalytics(local_table(root, rows, commits=7), incremental=False)
     elif request.param == "warehouse":

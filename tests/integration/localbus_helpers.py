@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.compute as pc
-
 from zerostream_desktop.core import schema
 from zerostream_desktop.localbus.server import read_state
 from zerostream_desktop.localbus.tables import TableCatalog
@@ -68,9 +66,9 @@ class LocalBusProcess:
         table = TableCatalog(self.data_dir).open(TABLE)
         return table.to_pyarrow_table(columns=["event_id"])["event_id"].to_pylist()
 
-    def offsets_unique(self) -> bool:
-        table = TableCatalog(self.data_dir).open(TABLE).to_pyarrow_table(columns=["zerobus_offset"])
-        return bool(pc.count_distinct(table["zerobus_offset"]).as_py() == table.num_rows)
+    def rows(self, *columns: str) -> list[dict]:
+        table = TableCatalog(self.data_dir).open(TABLE)
+        return table.to_pyarrow_table(columns=list(columns) or None).to_pylist()
 
 
 def headers_provider(token: str = TOKEN):

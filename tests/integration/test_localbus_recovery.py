@@ -86,7 +86,6 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path: Path):
         assert set(landed) == set(sent)  # none lost
         acked_before = [i for off, ids in producer.sent if off <= acked_at_kill for i in ids]
         assert all(landed[i] == 1 for i in acked_before)  # acknowledged records: exactly once
-        assert bus.offsets_unique()
     finally:
         bus.terminate()
 

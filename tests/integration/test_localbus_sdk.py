@@ -31,6 +31,13 @@ def bus(tmp_path: Path):
         lb.terminate()
 
 
+SENT_US = 1_796_083_200_000_000
+
+
+def _us(t) -> int:
+    return round(t.timestamp() * 1_000_000)
+
+
 def fleet_batches(n_devices: int, seconds: int, seed: int = 7):
     fleet = Fleet(seed, n_devices, interval_ms=1000)
     fleet.start(1_800_000_000.0)
@@ -73,10 +80,13 @@ def test_sync_sdk_lands_every_record(bus, json_mode, batched):
         options=options(json_mode, ack_callback=acks),
         headers_provider=headers_provider(),
     )
-    sent = []
-    for batch in fleet_batches(30, 4):
-        records = encoding.encode_json(batch) if json_mode else encoding.encode_proto(batch)
+    sent, sizes = [], {}
+    for k, batch in enumerate(fleet_batches(30, 4)):
+        spooled = encoding.encode_json(batch) if json_mode else encoding.encode_proto(batch)
+        records = encoding.stamp_sent(spooled, SENT_US + k)  # type: ignore[arg-type]
         sent.extend(batch.event_ids())
+        for e, r in zip(batch.event_ids(), records, strict=True):
+            sizes[e] = (len(r.encode()) if json_mode else len(r), SENT_US + k)
         if batched:
             stream.ingest_records_offset(records)
         else:
@@ -85,7 +95,10 @@ def test_sync_sdk_lands_every_record(bus, json_mode, batched):
     stream.flush()
     stream.close()
     assert Counter(bus.event_ids()) == Counter(sent)
-    assert bus.offsets_unique()
+    # written as sent: the sender's stamp and size, and nothing filled in by the endpoint
+    rows = bus.rows("event_id", "payload_bytes", "ingested_at", "zerobus_offset")
+    assert all((r["payload_bytes"], _us(r["ingested_at"])) == sizes[r["event_id"]] for r in rows)
+    assert all(r["zerobus_offset"] is None for r in rows)
     assert acks.acked and not acks.errors
 
 

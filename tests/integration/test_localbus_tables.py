@@ -54,8 +54,7 @@ def test_upkeep_compacts_checkpoints_and_keeps_every_row(tmp_path: Path):
     log_dir = catalog.path(TABLE) / "_delta_log"
     assert list(log_dir.glob("*.checkpoint.parquet"))
     table = catalog.open(TABLE).to_pyarrow_table()
-    assert sorted(table["zerobus_offset"].to_pylist()) == list(range(40))
-    assert table["ingested_at"].null_count == 0
+    assert sorted(table["event_id"].to_pylist()) == sorted(data["event_id"].to_pylist() * 2)
 
 
 def test_creating_twice_never_replaces_a_table(tmp_path: Path):

@@ -85,9 +85,15 @@ def test_every_generated_event_lands_in_the_table(tmp_path: Path):
             await runner
             return streamer, generated
 
+        started = time.time()
         streamer, generated = asyncio.run(run())
         assert sorted(bus.event_ids()) == sorted(generated)
         assert streamer.stats.acked == len(generated) and spool.depth == 0
+        # each row carries the sender's stamp (ZeroBus fills no column) and its size as sent
+        rows = bus.rows("ingested_at", "payload_bytes", "zerobus_offset")
+        assert all(started <= r["ingested_at"].timestamp() <= time.time() for r in rows)
+        assert sum(r["payload_bytes"] for r in rows) == streamer.stats.bytes_acked
+        assert all(r["zerobus_offset"] is None for r in rows)
         assert sum(streamer.stats.per_device.values()) == len(generated)
         assert len(streamer.stats.per_device) == 300
     finally:
@@ -140,12 +146,16 @@ def test_localbus_down_for_ten_seconds_spool_grows_then_drains(tmp_path: Path):
         time.sleep(5)
         grown = spool_depth(tmp_path)
         time.sleep(5)
+        back = time.time()
         bus = LocalBusProcess(tmp_path, port).start()
         rc, summary = summary_of(proc)
         assert grown > 1000  # while the endpoint was away, events waited in the spool
         assert rc == 0, summary
         assert summary["spool_depth"] == 0 and summary["acknowledged"] == summary["generated"]
         assert len(set(bus.event_ids())) == summary["generated"]
+        # the backlog is stamped with the time it was finally sent, not when it was generated
+        late = [r for r in bus.rows("event_timestamp", "ingested_at") if r["ingested_at"].timestamp() >= back]
+        assert len(late) >= grown and all(r["ingested_at"] > r["event_timestamp"] for r in late)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -73,10 +75,14 @@ def test_missing_required_field_names_the_column_and_offset():
         decoder().decode([raw], 12)
 
 
-def test_payload_bytes_is_the_received_size():
-    raw = MESSAGE(
-        event_id="e", connection_id="c", event_timestamp=1, event_date=0, payload_bytes=9999
-    ).SerializeToString()
-    table = decoder().decode([raw], 0)
-    assert table["payload_bytes"].to_pylist() == [len(raw)]
+@pytest.mark.parametrize("json_mode", [False, True], ids=["proto", "json"])
+def test_the_record_is_written_as_sent_and_nothing_is_filled_in(json_mode):
+    """Like the ZeroBus service: what the record says (even a wrong payload_bytes), NULL for the rest."""
+    values = {"event_id": "e", "connection_id": "c", "event_timestamp": 1, "event_date": 0, "payload_bytes": 9999}
+    raw = json.dumps(values) if json_mode else MESSAGE(**values).SerializeToString()
+    descriptor = None if json_mode else schema.descriptor_proto().SerializeToString()
+    table = Decoder(TABLE, schema.arrow_schema(), descriptor, json_mode).decode([raw], 0)
     assert table.schema.names == list(schema.COLUMN_NAMES)
+    row = table.to_pylist()[0]
+    assert row["payload_bytes"] == 9999
+    assert {k for k, v in row.items() if v is None} == set(schema.COLUMN_NAMES) - set(values)

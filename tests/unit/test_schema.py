@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pb2
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import Fleet
 
+SENT_US = 1_796_083_200_123_456  # 2026-12-01, epoch microseconds
 ORIGINAL_COLUMNS = [
     "event_id",
     "connection_id",
@@ -131,25 +132,42 @@ def test_descriptor_round_trips_through_bytes():
 
 
 def test_proto_bytes_are_identical_to_the_protobuf_runtime(batch):
+    """What is spooled is the runtime's own bytes; what is sent adds the send time, sized in advance."""
     message = schema.message_class()
     rows = batch.to_rows()
     encoded = encoding.encode_proto(batch)
-    assert len(encoded) == len(rows)
-    for row, raw in zip(rows, encoded, strict=True):
+    sent = encoding.stamp_sent(encoded, SENT_US)
+    assert len(encoded) == len(rows) == len(sent)
+    for row, raw, wire in zip(rows, encoded, sent, strict=True):
         expected = message(**row)
-        expected.payload_bytes = len(raw)
+        expected.payload_bytes = len(wire)
         assert raw == expected.SerializeToString()
-        decoded = message.FromString(raw)
-        assert decoded.payload_bytes == len(raw)
-        assert not decoded.HasField("ingested_at") and not decoded.HasField("zerobus_offset")
+        decoded = message.FromString(wire)
+        expected.ingested_at = SENT_US
+        assert decoded == expected
+        assert decoded.payload_bytes == len(wire)
+        assert not decoded.HasField("zerobus_offset")  # ZeroStream does not fill it; nor does the service
+
+
+def test_the_send_time_is_a_canonical_varint_for_any_date_from_1987_to_4253():
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    for us in (2**49, SENT_US, 2**56 - 1):
+        stamp = encoding.stamp_sent([b""], us)[0]
+        assert stamp == bytes([schema.field_number("ingested_at") << 3]) + _VarintBytes(us)
+        assert len(stamp) == encoding.stamp_bytes()
+    assert schema.message_class().FromString(encoding.stamp_sent([b""], 5)[0]).ingested_at == 5  # padded, still valid
 
 
 def test_json_records_carry_the_same_values_and_their_real_size(batch):
     rows = batch.to_rows()
     texts = encoding.encode_json(batch)
-    for row, text in zip(rows, texts, strict=True):
-        obj = json.loads(text)
-        assert obj.pop("payload_bytes") == len(text.encode("utf-8"))
+    sent = encoding.stamp_sent(texts, SENT_US)
+    for row, text, wire in zip(rows, texts, sent, strict=True):
+        assert "ingested_at" not in json.loads(text)
+        obj = json.loads(wire)
+        assert obj.pop("payload_bytes") == len(wire.encode("utf-8"))
+        assert obj.pop("ingested_at") == SENT_US
         assert obj == row
         for name, value in obj.items():
             schema.check_value(schema.BY_NAME[name], value)
@@ -176,9 +194,9 @@ def test_payload_size_counts_its_own_digits_across_varint_boundaries():
     for length in range(1, 60):
         b.identities.names[:] = ["n" * length] * len(b.identities.names)
         b.identities.touch()
-        for raw in encoding.encode_proto(b):
+        for raw in encoding.stamp_sent(encoding.encode_proto(b), SENT_US):
             assert schema.message_class().FromString(raw).payload_bytes == len(raw)
-        for text in encoding.encode_json(b):
+        for text in encoding.stamp_sent(encoding.encode_json(b), SENT_US):
             assert json.loads(text)["payload_bytes"] == len(text)
 
 

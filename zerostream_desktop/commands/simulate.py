@@ -1,7 +1,8 @@
 """`zerostream simulate`: the fleet's events as JSON lines on stdout, no endpoint needed.
 
-Useful to look at what devices send, or to feed other tools. By default the clock is simulated
-(as fast as possible); `--realtime` paces events at wall-clock speed.
+Each record is stamped as sent at its tick (`ingested_at`). Useful to look at what devices send, or
+to feed other tools. By default the clock is simulated (as fast as possible); `--realtime` paces
+events at wall-clock speed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import time
 
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
-from zerostream_desktop.core.encoding import encode_json
+from zerostream_desktop.core.encoding import encode_json, stamp_sent
 
 TICK_S = 0.1
 
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(max(0.0, now - time.time()))
         batch = fleet.advance(now)
         if len(batch):
-            out.write("\n".join(encode_json(batch)) + "\n")
+            # as a sender would send them at `now` (the send time is a field of the record: ZeroBus fills none)
+            out.write("\n".join(stamp_sent(encode_json(batch), int(now * 1_000_000))) + "\n")
     out.flush()
     return 0

@@ -2,15 +2,22 @@
 
 The proto encoder writes the protobuf wire format for a whole batch with numpy instead of building
 one message object per event; its output is byte-identical to the protobuf runtime's own
-serialisation of the `schema.message_class()` message (a test holds it to that). Each record's
-`payload_bytes` is the length of the record as sent, that field included.
+serialisation of the `schema.message_class()` message (a test holds it to that).
+
+The encoders write what goes into the spool: every device column, but not the send time. The ZeroBus
+service fills no column of its own (a nullable column the record leaves out is written as NULL), so
+the sender stamps `ingested_at` itself each time it hands records to ZeroBus: `stamp_sent` appends a
+fixed-width field (protobuf parsers take fields in any order, and JSON keys have no order).
+Each record's `payload_bytes` is the length of the record as sent, stamp and that field included.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +27,8 @@ from zerostream_desktop.core.fleet.identity import Identities
 
 _WIRE_VARINT, _WIRE_FIXED64, _WIRE_LEN = 0, 1, 2
 PAYLOAD_FIELD = "payload_bytes"
+_STAMP_DIGITS = 16  # epoch microseconds from 2001 to 2286
+_STAMP_VARINT = 8  # 7-bit groups: canonical for epoch microseconds from 1987 to 4253
 
 
 def _varint(value: int) -> bytes:
@@ -38,6 +47,42 @@ def _varint(value: int) -> bytes:
 @cache
 def _tag(name: str, wire_type: int) -> bytes:
     return _varint((schema.field_number(name) << 3) | wire_type)
+
+
+def _sent_tag() -> bytes:
+    return _tag(schema.SENT_AT, _WIRE_VARINT)
+
+
+def _sent_json_key() -> str:
+    return f',"{schema.SENT_AT}":'
+
+
+def stamp_bytes() -> int:
+    """What `stamp_sent` adds to a proto record."""
+    return len(_sent_tag()) + _STAMP_VARINT
+
+
+def stamp_chars() -> int:
+    """What `stamp_sent` adds to a JSON record."""
+    return len(_sent_json_key()) + _STAMP_DIGITS
+
+
+def stamp_sent(records: list[bytes] | list[str], now_us: int | None = None) -> list[Any]:
+    """The records as sent: each with `ingested_at` = now (epoch microseconds) appended.
+
+    Proto records get the field at the end as an 8-byte varint, JSON records a last key of 16 digits,
+    so a record's size as sent is the same whenever it is sent.
+    """
+    if not records:
+        return []
+    now = time.time_ns() // 1000 if now_us is None else now_us
+    if isinstance(records[0], str):
+        tail = f"{_sent_json_key()}{now}}}"
+        return [r[:-1] + tail for r in records]  # type: ignore[index,operator]
+    v = max(0, now) & ((1 << 56) - 1)
+    groups = [(v >> (7 * i)) & 0x7F for i in range(_STAMP_VARINT)]
+    stamp = _sent_tag() + bytes([g | 0x80 for g in groups[:-1]] + [groups[-1]])
+    return [r + stamp for r in records]  # type: ignore[operator]
 
 
 def varint_block(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +222,7 @@ def encode_proto(batch: EventBatch) -> list[bytes]:
             sizes += w
         else:
             if seg.kind == "payload":
-                value = _self_sizing(sizes + seg.tag_len, _varint_len)
+                value = _self_sizing(sizes + seg.tag_len + stamp_bytes(), _varint_len)
             else:
                 value = batch.columns[seg.names[0]]
             groups, lengths = varint_block(value)
@@ -247,6 +292,6 @@ def encode_json(batch: EventBatch) -> list[str]:
             columns[name] = batch.columns[name].tolist()
     texts = [template % values for values in zip(*(columns[k] for k in order), strict=True)]
     suffix = f',"{PAYLOAD_FIELD}":'
-    base = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n) + len(suffix) + 1
+    base = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n) + len(suffix) + 1 + stamp_chars()
     sizes = _self_sizing(base, _digits_len).tolist()
     return [f"{t}{suffix}{s}}}" for t, s in zip(texts, sizes, strict=True)]

@@ -76,10 +76,12 @@ _INT_RANGES = {
 
 
 class Origin(enum.Enum):
-    """Who fills a column: the device (client) or the endpoint when it lands the record."""
+    """Who fills a column. The ZeroBus service fills none: it writes the record's fields and NULL for
+    every nullable column the record leaves out (docs.databricks.com, Zerobus "Schema management")."""
 
-    DEVICE = "device"
-    ENDPOINT = "endpoint"
+    DEVICE = "device"  # generated with the event
+    SENDER = "sender"  # the ingest client, each time it hands the record to ZeroBus
+    NOBODY = "nobody"  # kept from the original table; NULL unless another producer sets it
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("device_name", STR, True, "Human-readable device label"),
     _c("event_timestamp", TS, False, "Event generation time (device clock)"),
     _c("event_date", DATE, False, "Event generation date (device clock, UTC)"),
-    _c("ingested_at", TS, True, "Landing time in the Delta table", Origin.ENDPOINT),
+    _c("ingested_at", TS, True, "When the ingest client sent the record to ZeroBus (its latest send)", Origin.SENDER),
     _c("latitude", DBL, True, "GPS latitude decimal degrees (-90 to 90)"),
     _c("longitude", DBL, True, "GPS longitude decimal degrees (-180 to 180)"),
     _c("altitude_m", DBL, True, "Altitude in metres above sea level"),
@@ -132,12 +134,13 @@ COLUMNS: tuple[Column, ...] = (
     _c("battery_pct", INT, True, "Battery percentage 0-100"),
     _c("signal_strength", INT, True, "Cellular RSSI dBm"),
     _c("zerobus_topic", STR, True, "ZeroBus topic name"),
-    _c("zerobus_offset", BIG, True, "ZeroBus stream offset of the record", Origin.ENDPOINT),
+    _c("zerobus_offset", BIG, True, "ZeroBus stream offset of the record (not filled by ZeroStream)", Origin.NOBODY),
     _c("payload_bytes", INT, True, "Encoded record size in bytes, this field included"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 DEVICE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.origin is Origin.DEVICE)
+SENT_AT = "ingested_at"  # the one SENDER column
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 
 TABLE_PROPERTIES: dict[str, str] = {

@@ -1,7 +1,10 @@
 """Checking a stream's declared record shape against its table, and decoding records into Arrow.
 
 Errors name the table, the column or the record's offset, the way the ZeroBus service reports
-them, and are raised before anything of the failing request is written.
+them, and are raised before anything of the failing request is written. Like the service, this
+writes exactly what a record carries: a nullable column the record leaves out is NULL, a NOT NULL
+one refuses the record, and no column is filled in by the endpoint (docs.databricks.com, Zerobus
+"Schema management": "Zerobus Ingest never augments your table").
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from google.protobuf.message import DecodeError
 from zerostream_desktop.core import schema
 from zerostream_desktop.localbus.proto_columns import decode_flat, to_arrow
 
-ENDPOINT_COLUMNS = frozenset({"ingested_at", "zerobus_offset"})
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # the ZeroBus per-record limit
 
 _FD = descriptor_pb2.FieldDescriptorProto
@@ -73,7 +75,7 @@ def check_descriptor(table_name: str, table_schema: pa.Schema, descriptor: descr
                 f"table {table_name} is {_column_type(column.type).value}"
             )
     for column in table_schema:
-        if not column.nullable and column.name not in declared and column.name not in ENDPOINT_COLUMNS:
+        if not column.nullable and column.name not in declared:
             raise SchemaMismatchError(
                 f"column {column.name} of table {table_name} is NOT NULL but the record has no such field"
             )
@@ -86,7 +88,7 @@ class Decoder:
         self.table_name = table_name
         self.schema = table_schema
         self.json_mode = json_mode
-        self._columns = [f for f in table_schema if f.name not in ENDPOINT_COLUMNS]
+        self._columns = list(table_schema)
         self._checks = {f.name: schema.Column(f.name, _column_type(f.type), f.nullable, "") for f in self._columns}
         self._message: Any = None
         self._fields: list[descriptor_pb2.FieldDescriptorProto] = []
@@ -140,14 +142,12 @@ class Decoder:
         by_name = {f.name: f for f in self._fields}
         arrays = []
         for column in self.schema:
-            if column.name == "payload_bytes":
-                arrays.append(pa.array(sizes, type=column.type))
-            elif column.name in by_name and column.name not in ENDPOINT_COLUMNS:
+            if column.name in by_name:
                 try:
                     arrays.append(to_arrow(batch, by_name[column.name], column.type))
                 except pa.ArrowInvalid as exc:
                     raise RecordError(f"column {column.name}: {exc}") from None
-            elif not column.nullable and column.name not in ENDPOINT_COLUMNS:
+            elif not column.nullable:
                 raise RecordError(f"column {column.name} is NOT NULL but the records have no such field")
             else:
                 arrays.append(pa.nulls(len(raws), column.type))
@@ -164,8 +164,6 @@ class Decoder:
             for name, column in values.items():
                 column.append(row.get(name))
             sizes.append(len(raw))
-        if "payload_bytes" in values:
-            values["payload_bytes"] = sizes  # the real size as received, whatever the client claimed
         arrays = [
             pa.array(values[f.name], type=f.type) if f.name in values else pa.nulls(len(sizes), f.type)
             for f in self.schema
@@ -193,8 +191,6 @@ class Decoder:
         for name, value in row.items():
             check = self._checks.get(name)
             if check is None:
-                if name in ENDPOINT_COLUMNS:
-                    continue
                 raise RecordError(f"record at offset {offset}: column {name} does not exist in table {self.table_name}")
             try:
                 schema.check_value(check, value)

@@ -21,7 +21,7 @@ TABLE_CONFIGURATION = {
     "delta.logRetentionDuration": "interval 1 days",
     "delta.deletedFileRetentionDuration": "interval 1 hours",
     "delta.checkpointInterval": "100",
-    "delta.dataSkippingStatsColumns": "connection_id,event_timestamp,event_date,ingested_at,zerobus_offset",
+    "delta.dataSkippingStatsColumns": "connection_id,event_timestamp,event_date,ingested_at",
 }
 
 

@@ -1,9 +1,9 @@
 """Group commits into Delta: one writer thread, many streams; acks only after the commit.
 
 Streams submit decoded batches and get a future back. The writer collects submissions until it
-holds `flush_records` rows or the oldest has waited `flush_ms`, stamps `ingested_at` and
-`zerobus_offset`, appends everything for a table in one Delta commit, and only then resolves the
-futures. Table upkeep (compaction, checkpoints, vacuum, log cleanup) runs in the same thread
+holds `flush_records` rows or the oldest has waited `flush_ms`, appends everything for a table in
+one Delta commit (the rows exactly as the records carried them: the service fills no column), and
+only then resolves the futures. Table upkeep (compaction, checkpoints, vacuum, log cleanup) runs in the same thread
 between commits, since delta-rs compaction from a second writer can fail its commit.
 """
 
@@ -16,9 +16,7 @@ import time
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from zerostream_desktop.localbus.tables import TableCatalog
@@ -47,7 +45,6 @@ class _Submission:
 @dataclass
 class _TableState:
     handle: DeltaTable
-    next_offset: int
     commits: int = 0
 
 
@@ -135,7 +132,7 @@ class GroupCommitWriter:
         state = self._tables.get(table)
         if state is None:
             handle = self.catalog.open(table)
-            state = _TableState(handle, _next_offset(handle))
+            state = _TableState(handle)
             self._tables[table] = state
         return state
 
@@ -143,13 +140,7 @@ class GroupCommitWriter:
         state = self._state(table)
         data = pa.concat_tables(parts)
         n = data.num_rows
-        now_us = time.time_ns() // 1000
-        ingested = pa.array(np.full(n, now_us, dtype=np.int64)).cast(data.schema.field("ingested_at").type)
-        offsets = pa.array(np.arange(state.next_offset, state.next_offset + n, dtype=np.int64))
-        data = data.set_column(data.schema.get_field_index("ingested_at"), "ingested_at", ingested)
-        data = data.set_column(data.schema.get_field_index("zerobus_offset"), "zerobus_offset", offsets)
         write_deltalake(state.handle, data, mode="append")
-        state.next_offset += n
         state.commits += 1
         self.commits += 1
         self.rows += n
@@ -188,13 +179,3 @@ def _settle(future: Future[int], version: int = -1, exc: BaseException | None = 
             future.set_exception(exc)
     except InvalidStateError:  # cancelled between the check and the call
         pass
-
-
-def _next_offset(handle: DeltaTable) -> int:
-    """One past the highest zerobus_offset in the table, from file statistics (no scan)."""
-    actions = pa.table(handle.get_add_actions(flatten=True))
-    column = "max.zerobus_offset"
-    if actions.num_rows == 0 or column not in actions.column_names:
-        return 0
-    top = pc.max(actions[column]).as_py()
-    return 0 if top is None else int(top) + 1

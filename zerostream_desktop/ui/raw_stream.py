@@ -21,7 +21,7 @@ from zerostream_desktop.ui.table_model import HeaderTableModel, Index
 
 PAGE = 50
 COLUMNS = (
-    ("Event time", "event_timestamp"), ("Landed", "ingested_at"), ("Client", "connection_id"),
+    ("Event time", "event_timestamp"), ("Sent", "ingested_at"), ("Client", "connection_id"),
     ("Device", "device_name"), ("Lat", "latitude"), ("Lon", "longitude"), ("Speed km/h", "speed_kmh"),
     ("Heading", "heading_deg"), ("Battery %", "battery_pct"), ("Signal dBm", "signal_strength"),
     ("Bytes", "payload_bytes"), ("Offset", "zerobus_offset"), ("Event id", "event_id"),

@@ -44,7 +44,7 @@ def kpis_json(k: Kpis) -> dict[str, Any]:
     return {
         "total_events": k.total_events, "unique_clients": k.unique_clients, "bytes_ingested": k.bytes_ingested,
         "active_clients": k.active_clients, "events_per_s": k.events_per_s, "bytes_per_s": k.bytes_per_s,
-        "time_to_table_p50_s": k.time_to_table_p50_s, "time_to_table_p95_s": k.time_to_table_p95_s,
+        "send_delay_p50_s": k.send_delay_p50_s, "send_delay_p95_s": k.send_delay_p95_s,
         "last_data_ms": _ms(k.last_data),
     }  # fmt: skip
 

@@ -8,7 +8,7 @@ Two ways to answer, with the same results (a test compares them on every refresh
   versions committed since the last call added (the change data feed, which localbus tables have on;
   compaction adds no rows to it). The state is: the events seen (sorted runs of 64-bit hashes of
   event_id, 8 bytes an event), one row per client (totals and latest values), the last few minutes of
-  landings (for rates, time to table and the per-second series) and the tracks asked for lately. If
+  landings (for rates, send delay and the per-second series) and the tracks asked for lately. If
   the feed cannot be read (the reader fell behind log retention, a vacuumed file), the state is
   rebuilt from the table.
 
@@ -74,11 +74,11 @@ RECENT_S = 120  # landings kept in memory: the minute figures and series up to 2
 TRACK_CACHE = 8  # devices whose recent points are kept and extended as rows arrive
 
 _FEED_COLUMNS = [
-    "event_id", "connection_id", "device_name", "event_timestamp", "ingested_at", "zerobus_offset",
+    "event_id", "connection_id", "device_name", "event_timestamp", "ingested_at",
     "payload_bytes", "latitude", "longitude", "heading_deg", "battery_pct", "signal_strength", "speed_kmh",
 ]  # fmt: skip
 _SOURCE = "events_source"
-_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC, zerobus_offset DESC) = 1"
+_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC NULLS LAST) = 1"
 # Each client's totals and latest event, as ClientTable keeps them, from the deduplicated rows.
 _CLIENT_STATE_SQL = f"""
 SELECT connection_id,
@@ -95,7 +95,7 @@ GROUP BY connection_id
 _RECENT_SQL = f"""
 SELECT hash(event_id) AS hash, epoch_us(ingested_at) AS ing,
        epoch_us(ingested_at) - epoch_us(event_timestamp) AS lag,
-       coalesce(payload_bytes, 0)::BIGINT AS size, coalesce(zerobus_offset, 0) AS offset
+       coalesce(payload_bytes, 0)::BIGINT AS size
 FROM {_SOURCE}
 WHERE ingested_at >= $since
 {_LATEST_LANDING}
@@ -114,7 +114,7 @@ _EVENTS_SQL = f"""
 SELECT {", ".join(sql.EVENT_COLUMNS)}
 FROM {_SOURCE}
 WHERE $connection_id IS NULL OR connection_id = $connection_id
-ORDER BY event_timestamp DESC, event_id DESC, zerobus_offset DESC
+ORDER BY event_timestamp DESC, event_id DESC, ingested_at DESC NULLS LAST
 LIMIT $limit OFFSET $offset
 """
 
@@ -345,12 +345,12 @@ class LocalDeltaAnalytics:
             self._db.unregister("feed")
         is_new = self._seen.first_landings(hashes)
         self._clients.fold(feed, is_new)
-        ing = micros(feed["ingested_at"])
+        ing = local_state.sent_micros(feed["ingested_at"])
         self._latest_us = max(self._latest_us, int(ing.max()))
         keep = ing >= (self._horizon_us or 0)
         chunk = {
-            "hash": hashes[keep], "ing": ing[keep], "lag": (ing - micros(feed["event_timestamp"]))[keep],
-            "size": _ints(feed["payload_bytes"])[keep], "offset": _ints(feed["zerobus_offset"])[keep],
+            "hash": hashes[keep], "ing": ing[keep], "lag": ing[keep] - micros(feed["event_timestamp"])[keep],
+            "size": _ints(feed["payload_bytes"])[keep],
         }  # fmt: skip
         self._recent.add(chunk, resent=not is_new.all())
         if self._tracks:

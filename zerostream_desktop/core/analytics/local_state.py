@@ -28,6 +28,13 @@ def micros(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(pc.cast(col, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False))
 
 
+def sent_micros(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """`ingested_at` as int64 microseconds, I64_MIN where a row has none (another producer's): it
+    then falls in no window and loses every max, as NULL does in SQL."""
+    ints = pc.fill_null(pc.cast(pc.cast(col, pa.timestamp("us", tz="UTC")), pa.int64()), I64_MIN)
+    return np.asarray(ints.to_numpy(zero_copy_only=False), np.int64)
+
+
 def micros_of(t: dt.datetime) -> int:
     d = t - _EPOCH
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
@@ -155,7 +162,7 @@ class ClientTable:
         self.events += np.bincount(idx[is_new], minlength=n)
         self.bytes += np.bincount(idx[is_new], weights=size[is_new], minlength=n).astype(np.int64)
         np.minimum.at(self.first_us, idx, ts)
-        np.maximum.at(self.last_us, idx, micros(batch["ingested_at"]))
+        np.maximum.at(self.last_us, idx, sent_micros(batch["ingested_at"]))
         keys = pa.table({"i": idx, "t": ts, "e": batch["event_id"]})
         order = pc.sort_indices(keys, sort_keys=[("i", "ascending"), ("t", "ascending"), ("e", "ascending")])
         order = np.asarray(order.to_numpy(), np.int64)
@@ -184,7 +191,8 @@ class ClientTable:
         self.__init__()  # type: ignore[misc]
         self._indices(state["connection_id"])
         for name in ("events", "bytes", "first_us", "last_us", "latest_ts"):
-            getattr(self, name)[:] = np.asarray(state[name].to_numpy(zero_copy_only=False), np.int64)
+            column = pc.fill_null(state[name], I64_MIN)  # last_us: a client none of whose rows has a send time
+            getattr(self, name)[:] = np.asarray(column.to_numpy(zero_copy_only=False), np.int64)
         self.latest_id = state["latest_id"].to_pylist()
         for name in LATEST_FIELDS:
             self.values[name] = state[name].to_pylist()
@@ -194,7 +202,8 @@ class ClientTable:
         if not self.ids:
             return 0, 0, 0, 0, None
         active = int(np.count_nonzero(self.last_us >= micros_of(window.active_since)))
-        last = datetimes(self.last_us.max(keepdims=True))[0]
+        top = int(np.max(self.last_us))
+        last = None if top == I64_MIN else datetimes(np.array([top]))[0]
         return int(self.events.sum()), len(self.ids), int(self.bytes.sum()), active, last
 
     def clients(self, window: Window) -> list[Client]:
@@ -202,15 +211,20 @@ class ClientTable:
             self._order = np.asarray(sorted(range(len(self.ids)), key=self.ids.__getitem__), np.int64)
         o = self._order
         last_us = self.last_us[o]
-        age = micros_of(window.now) - last_us
+        unsent = last_us == I64_MIN
+        age = micros_of(window.now) - np.where(unsent, 0, last_us)
         status = np.where(
             age <= window.active_window_s * 1_000_000, 0, np.where(age <= window.offline_after_s * 1_000_000, 1, 2)
         )
+        status[unsent] = 2
         kinds = (ClientStatus.ACTIVE, ClientStatus.IDLE, ClientStatus.OFFLINE)
         ol = o.tolist()
         cols = [[self.values[f][i] for i in ol] for f in LATEST_FIELDS]
         ids = [self.ids[i] for i in ol]
-        first_dt, last_dt = self._first_dt.get(self.first_us[o]), self._last_dt.get(last_us)
+        first_dt = self._first_dt.get(self.first_us[o])
+        last_dt: list[dt.datetime | None] = list(self._last_dt.get(np.where(unsent, 0, last_us)))
+        for i in np.flatnonzero(unsent).tolist():
+            last_dt[i] = None
         return [
             Client(c, name, e, b, f, last, lat, lon, bat, sig, spd, kinds[s])
             for c, name, e, b, f, last, lat, lon, bat, sig, spd, s in zip(
@@ -221,7 +235,7 @@ class ClientTable:
 
 
 class RecentLandings:
-    """The latest landing of each event that landed after the horizon, in chunks ordered by landing time."""
+    """The latest landing of each event that landed after the horizon, in chunks ordered by send time (ingested_at)."""
 
     def __init__(self) -> None:
         self.chunks: list[dict[str, np.ndarray]] = []
@@ -231,7 +245,7 @@ class RecentLandings:
         return sum(a.nbytes for c in self.chunks for a in c.values())
 
     def add(self, chunk: dict[str, np.ndarray], resent: bool) -> None:
-        """`chunk`: arrays ing, lag, size, hash, offset. `resent`: some events may have landed before."""
+        """`chunk`: arrays ing, lag, size, hash. `resent`: some events may have landed before."""
         if not len(chunk["ing"]):
             return
         order = np.argsort(chunk["ing"], kind="stable")
@@ -241,7 +255,7 @@ class RecentLandings:
 
     def _keep_latest_landings(self) -> None:
         every = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}
-        order = np.lexsort((every["offset"], every["ing"], every["hash"]))
+        order = np.lexsort((every["ing"], every["hash"]))
         h = every["hash"][order]
         keep = order[np.r_[h[1:] != h[:-1], True]]
         keep = keep[np.argsort(every["ing"][keep], kind="stable")]
@@ -268,7 +282,7 @@ class RecentLandings:
         return {k: v[mask] for k, v in every.items()}
 
     def minute(self, window: Window) -> tuple[int, int, float | None, float | None]:
-        """Events, bytes, time-to-table p50 and p95 (microseconds) over the window's last minute."""
+        """Events, bytes, send delay p50 and p95 (microseconds) over the window's last minute."""
         rows = self.since(micros_of(window.minute_since))
         if not len(rows["ing"]):
             return 0, 0, None, None
@@ -291,7 +305,7 @@ def kpis(clients: ClientTable, recent: RecentLandings, window: Window) -> Kpis:
     return Kpis(
         total_events=events, unique_clients=n, bytes_ingested=size, active_clients=active,
         events_per_s=m_events / window.minute_s, bytes_per_s=m_bytes / window.minute_s,
-        time_to_table_p50_s=None if p50 is None else round(p50 / 1e6, 6),
-        time_to_table_p95_s=None if p95 is None else round(p95 / 1e6, 6),
+        send_delay_p50_s=None if p50 is None else round(p50 / 1e6, 6),
+        send_delay_p95_s=None if p95 is None else round(p95 / 1e6, 6),
         last_data=last,
     )  # fmt: skip

@@ -2,8 +2,10 @@
 
 Delivery is at-least-once, so an event can land more than once. Every figure counts each event
 once, at its latest landing (the row a Lakebase synced table keeps with `ingested_at` as its
-timeseries key): counts, bytes, rates and time to table are over those rows. Windows ("the last
-minute", "active") are by landing time, `ingested_at`, which the endpoint sets.
+timeseries key): counts, bytes, rates and send delay are over those rows. Windows ("the last
+minute", "active") are by `ingested_at`, which the ingest client stamps each time it sends a record
+(the ZeroBus service fills no column). A row another producer wrote without it counts in the totals
+and in no window; a device whose rows all lack it has no `last_seen` and shows as offline.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ class Kpis:
     active_clients: int = 0
     events_per_s: float = 0.0
     bytes_per_s: float = 0.0
-    time_to_table_p50_s: float | None = None
-    time_to_table_p95_s: float | None = None
+    send_delay_p50_s: float | None = None
+    send_delay_p95_s: float | None = None
     last_data: dt.datetime | None = None
 
 
@@ -76,8 +78,12 @@ class ClientStatus(enum.StrEnum):
     OFFLINE = "offline"
 
 
-def client_status(last_seen: dt.datetime, now: dt.datetime, active_window_s: int, offline_after_s: int) -> ClientStatus:
+def client_status(
+    last_seen: dt.datetime | None, now: dt.datetime, active_window_s: int, offline_after_s: int
+) -> ClientStatus:
     """Active within ACTIVE_WINDOW_SECONDS of now, offline after `offline_after_s`, idle in between."""
+    if last_seen is None:
+        return ClientStatus.OFFLINE
     age = (now - last_seen).total_seconds()
     if age <= active_window_s:
         return ClientStatus.ACTIVE
@@ -88,7 +94,8 @@ def client_status(last_seen: dt.datetime, now: dt.datetime, active_window_s: int
 class Client:
     """One device: totals, when it was first and last seen, and the values of its latest event.
 
-    `first_seen` is its earliest event's device time, `last_seen` its latest landing time. Treat it as
+    `first_seen` is its earliest event's device time, `last_seen` its latest send time (None when no row
+    of it carries one). Treat it as
     a value (not frozen only because a frozen data class is 4x slower to build, and a refresh builds
     one per device).
     """
@@ -98,7 +105,7 @@ class Client:
     events: int
     bytes: int
     first_seen: dt.datetime
-    last_seen: dt.datetime
+    last_seen: dt.datetime | None
     latitude: float | None
     longitude: float | None
     battery_pct: int | None
@@ -305,8 +312,8 @@ def kpis_from_row(row: Sequence[Any], minute_s: int) -> Kpis:
         active_clients=int(row[3] or 0),
         events_per_s=float(row[4] or 0) / minute_s,
         bytes_per_s=float(row[5] or 0) / minute_s,
-        time_to_table_p50_s=None if p50 is None else round(float(p50) / 1e6, 6),
-        time_to_table_p95_s=None if p95 is None else round(float(p95) / 1e6, 6),
+        send_delay_p50_s=None if p50 is None else round(float(p50) / 1e6, 6),
+        send_delay_p95_s=None if p95 is None else round(float(p95) / 1e6, 6),
         last_data=utc(row[8]),
     )
 
@@ -316,7 +323,7 @@ def clients_from_rows(rows: Sequence[Sequence[Any]], window: Window) -> list[Cli
     out = []
     for r in rows:
         first, last = utc(r[4]), utc(r[5])
-        assert first is not None and last is not None
+        assert first is not None
         out.append(
             Client(
                 connection_id=r[0], device_name=r[1], events=int(r[2]), bytes=int(r[3] or 0),

@@ -17,8 +17,10 @@ import sqlglot
 
 from zerostream_desktop.core import schema
 
-# One row per event: its latest landing (ties broken by the endpoint's offset).
-_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC, zerobus_offset DESC) = 1"
+# One row per event: its latest landing, i.e. its latest send (`ingested_at` is the sender's stamp; a row
+# another producer wrote without one comes last: every engine here is told NULLS LAST explicitly, since
+# PostgreSQL and Spark differ on the default for DESC).
+_LATEST_LANDING = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at DESC NULLS LAST) = 1"
 
 KPIS = f"""
 WITH events AS (
@@ -106,7 +108,7 @@ EVENT_COLUMNS = (
     "event_id", "connection_id", "device_name", "event_timestamp", "ingested_at", "latitude", "longitude",
     "speed_kmh", "heading_deg", "battery_pct", "signal_strength", "payload_bytes", "zerobus_offset",
 )  # fmt: skip
-_EVENT_ORDER = "event_timestamp DESC, event_id DESC, zerobus_offset DESC"
+_EVENT_ORDER = "event_timestamp DESC, event_id DESC, ingested_at DESC NULLS LAST"
 EVENTS = f"""
 SELECT {", ".join(EVENT_COLUMNS)}
 FROM {{table}}
@@ -192,7 +194,7 @@ ORDER BY 1
 PG_EVENTS = f"""
 SELECT {", ".join(EVENT_COLUMNS)}
 FROM {{table}}
-ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC
+ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC, ingested_at DESC NULLS LAST
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
@@ -200,7 +202,7 @@ PG_CLIENT_EVENTS = f"""
 SELECT {", ".join(EVENT_COLUMNS)}
 FROM {{table}}
 WHERE connection_id = %(connection_id)s
-ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC
+ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC, ingested_at DESC NULLS LAST
 LIMIT %(limit)s OFFSET %(offset)s
 """
 

@@ -257,9 +257,10 @@ class Streamer:
                 raise task.exception()  # type: ignore[misc]
 
     def _payloads(self, records: list[SpooledRecord]) -> list[Any]:
+        """The records as sent now: stamped with this send's time (`ingested_at`; ZeroBus fills no column)."""
         if self.json_mode:
-            return [r.payload.decode("utf-8") for r in records]
-        return [r.payload for r in records]
+            return encoding.stamp_sent([r.payload.decode("utf-8") for r in records])
+        return encoding.stamp_sent([r.payload for r in records])
 
     async def _pump(self, stream: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -303,7 +304,8 @@ class Streamer:
     def _record_ack(self, records: list[SpooledRecord], sent_at: float) -> None:
         s = self.stats
         s.acked += len(records)
-        s.bytes_acked += sum(len(r.payload) for r in records)
+        stamp = encoding.stamp_chars() if self.json_mode else encoding.stamp_bytes()
+        s.bytes_acked += sum(len(r.payload) for r in records) + stamp * len(records)
         s.per_device.update(r.device for r in records)
         s.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
         s.last_progress = time.monotonic()

@@ -120,7 +120,7 @@ def _display(c: Client, col: int) -> str:
     if col == COL_BYTES:
         return f"{c.bytes / 1000:,.1f} KB"
     if col == COL_LAST_SEEN:
-        return c.last_seen.astimezone().strftime("%H:%M:%S")
+        return "–" if c.last_seen is None else c.last_seen.astimezone().strftime("%H:%M:%S")
     if col == COL_POSITION:
         return "–" if c.latitude is None else f"{c.latitude:.5f}, {c.longitude:.5f}"
     value = {COL_BATTERY: c.battery_pct, COL_SIGNAL: c.signal_strength, COL_SPEED: c.speed_kmh}[col]
@@ -133,7 +133,7 @@ def _sort_key(c: Client, col: int) -> Any:
         COL_NAME: (c.device_name or c.connection_id).lower(),
         COL_EVENTS: c.events,
         COL_BYTES: c.bytes,
-        COL_LAST_SEEN: c.last_seen.timestamp(),
+        COL_LAST_SEEN: float("-inf") if c.last_seen is None else c.last_seen.timestamp(),
         COL_BATTERY: -1 if c.battery_pct is None else c.battery_pct,
         COL_SIGNAL: -999 if c.signal_strength is None else c.signal_strength,
         COL_SPEED: -1.0 if c.speed_kmh is None else c.speed_kmh,

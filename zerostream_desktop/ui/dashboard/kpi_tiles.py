@@ -16,9 +16,21 @@ TILES = (
     ("active_clients", "Active connections"),
     ("events_per_s", "Events/s (last minute)"),
     ("ack_p95", "Ack latency p95"),
-    ("time_to_table_p95", "Time to table p95"),
+    ("send_delay_p95", "Send delay p95"),
     ("last_data", "Last data"),
 )
+
+
+TIPS = {
+    "active_clients": "Devices with an event sent in the active window (ACTIVE_WINDOW_SECONDS)",
+    "events_per_s": "Events sent over the last minute, each event counted once",
+    "ack_p95": "Time from sending a batch to ZeroBus to its durable acknowledgement (this app's stream)",
+    "send_delay_p95": (
+        "Event time to the moment the ingest client sent it to ZeroBus (ingested_at − event_timestamp),\n"
+        "over the last minute: how long events waited before they were sent. ZeroBus itself fills no column."
+    ),
+    "last_data": "The latest send time in the table (ingested_at)",
+}
 
 
 class KpiTile(QFrame):
@@ -39,6 +51,8 @@ class KpiTiles(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tiles = {key: KpiTile(title) for key, title in TILES}
+        for key, tip in TIPS.items():
+            self.tiles[key].setToolTip(tip)
         grid = QGridLayout(self)
         for i, tile in enumerate(self.tiles.values()):
             grid.addWidget(tile, i // 4, i % 4)
@@ -52,8 +66,8 @@ class KpiTiles(QWidget):
         t["events_per_s"].value.setText(f"{k.events_per_s:,.1f}  ({_bytes(k.bytes_per_s)}/s)")
         ok = ack_p95_ms is not None and not math.isnan(ack_p95_ms)
         t["ack_p95"].value.setText(f"{ack_p95_ms:,.0f} ms" if ok else "–")
-        tt = k.time_to_table_p95_s
-        t["time_to_table_p95"].value.setText("–" if tt is None else f"{tt:,.2f} s")
+        tt = k.send_delay_p95_s
+        t["send_delay_p95"].value.setText("–" if tt is None else f"{tt:,.2f} s")
         t["last_data"].value.setText(_ago(k.last_data, now or dt.datetime.now(dt.UTC)))
 
 

@@ -18,7 +18,7 @@ function showTiles(msg) {
     total_events: zs.number(k.total_events), unique_clients: zs.number(k.unique_clients),
     bytes_ingested: zs.bytes(k.bytes_ingested), active_clients: zs.number(k.active_clients),
     events_per_s: zs.number(k.events_per_s, 1), bytes_per_s: `${zs.bytes(k.bytes_per_s)}/s`,
-    time_to_table_p95_s: k.time_to_table_p95_s === null ? "–" : `${zs.number(k.time_to_table_p95_s, 2)} s`,
+    send_delay_p95_s: k.send_delay_p95_s === null ? "–" : `${zs.number(k.send_delay_p95_s, 2)} s`,
     last_data_ms: zs.ago(k.last_data_ms, msg.now_ms), elapsed_ms: `${zs.number(msg.elapsed_ms, 0)} ms`,
   };
   for (const tile of document.querySelectorAll(".tile")) {
