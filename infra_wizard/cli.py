@@ -19,13 +19,11 @@ SYMBOLS = {
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("setup", help="provision a Databricks workspace for ZeroStream (plan, apply, destroy)")
     p.add_argument("action", choices=("plan", "apply", "destroy"), help="look, create what is missing, or remove")
-    p.add_argument("--profile", help="profile in ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE)")
-    p.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
+    add_connection_arguments(p)
     p.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=False, help="include Lakebase")
     p.add_argument("--region", help="cloud region, to derive the ZeroBus endpoint when it is not set")
     p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
     p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
-    p.add_argument("--timeout", type=float, default=60.0, help="give up on an unanswered workspace call (s)")
     p.set_defaults(func=run)
 
 
@@ -33,10 +31,16 @@ def print_result(r: StepResult, out: Any = None) -> None:
     print(f"  [{SYMBOLS[r.status]}] {r.title:<36} {r.status.value:<11} {r.detail}", file=out or sys.stdout, flush=True)
 
 
-def context(args: argparse.Namespace) -> Context:
+def add_connection_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", help="profile in ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE)")
+    p.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
+    p.add_argument("--timeout", type=float, default=60.0, help="give up on an unanswered workspace call (s)")
+
+
+def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(settings, WorkspaceClient, secret store) from --profile/--host/--timeout and the settings."""
     from databricks.sdk import WorkspaceClient
 
-    from zerostream_desktop.core import paths
     from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store
     from zerostream_desktop.core.settings import databricks_config, resolve_settings
 
@@ -46,7 +50,13 @@ def context(args: argparse.Namespace) -> Context:
     store = open_secret_store()
     token = store.get(databricks_token_key(settings.databricks_host)) if settings.databricks_host else None
     config = databricks_config(settings, retry_timeout_seconds=max(1, int(args.timeout)), token=token)
-    workspace = WorkspaceClient(config=config)
+    return settings, WorkspaceClient(config=config), store
+
+
+def context(args: argparse.Namespace) -> Context:
+    from zerostream_desktop.core import paths
+
+    settings, workspace, store = connect(args)
     names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region)
     folder = paths.user_config_dir()
     return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder)

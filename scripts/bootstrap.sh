@@ -77,15 +77,16 @@ if [ "$purpose" = test ]; then
   if [ -z "$py311" ]; then
     say "Python 3.11 not found: the web apps' 3.11 check will fail (set PYTHON311=)"
   else
-    stamp311=".venv311/.zerostream-web-$digest"
+    # exactly the versions the generated apps pin (the committed lock), plus the test tools
+    lock=zerostream_desktop/webapps/requirements-py311.lock
+    stamp311=".venv311/.zerostream-web-$(cat "$lock" | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp311" ]; then
       say "creating .venv311 for the web apps with $py311"
       rm -rf .venv311
       "$py311" -m venv .venv311
       .venv311/bin/python -m pip install -q --upgrade pip
-      .venv/bin/python scripts/web_requirements.py "pytest>=9.2,<10" "pytest-timeout>=2.4,<3" "httpx2>=2.16,<3" "hypothesis>=6.170,<7" \
-        > .venv311/requirements.txt
-      .venv311/bin/python -m pip install -q -r .venv311/requirements.txt
+      .venv311/bin/python -m pip install -q --only-binary=:all: -r "$lock" -c "$lock" \
+        "pytest>=9.2,<10" "pytest-timeout>=2.4,<3" "httpx2>=2.16,<3" "hypothesis>=6.170,<7"
       touch "$stamp311"
     fi
   fi

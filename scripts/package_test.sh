@@ -38,6 +38,13 @@ print(f"    generated {s['generated']:,}, acknowledged {s['acknowledged']:,}, le
 assert s["generated"] > 0 and s["acknowledged"] >= s["generated"] and s["spool_depth"] == 0 and s["state"] == "drained", s
 PY
 
+echo "==> webapps build from the bundle: the same apps as from the source tree"
+"${session[@]}" ZEROSTREAM_DATA_DIR="$work/data" "$bundle" webapps build --out "$work/apps-bundle" > /dev/null \
+  || fail "webapps build from the bundle"
+env ZEROSTREAM_DATA_DIR="$work/data" HOME="$work/home" "$root/.venv/bin/python" -m zerostream_desktop webapps build \
+  --out "$work/apps-source" > /dev/null
+diff -r "$work/apps-bundle" "$work/apps-source" > /dev/null || { diff -r "$work/apps-bundle" "$work/apps-source" | head; fail "the bundle builds other apps"; }
+
 echo "==> install.sh under a temporary prefix, run, uninstall.sh"
 tarball=$(ls "$root"/dist/ZeroStream-*-linux-*.tar.gz)
 tar -xzf "$tarball"

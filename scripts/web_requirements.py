@@ -12,12 +12,14 @@ from pathlib import Path
 DESKTOP_ONLY = ("pyside6", "qasync", "pyqtgraph")
 
 
-def main() -> None:
+def web_requirements() -> list[str]:
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *sys.argv[1:]]
-    for requirement in wanted:
-        if not requirement.lower().startswith(DESKTOP_ONLY):
-            print(requirement)  # noqa: T201
+    return [r for r in project["dependencies"] if not r.lower().startswith(DESKTOP_ONLY)]
+
+
+def main() -> None:
+    for requirement in [*web_requirements(), *sys.argv[1:]]:
+        print(requirement)  # noqa: T201
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""`zerostream webapps serve`: the two web apps on this machine, against the local stack, for a browser.
+"""`zerostream webapps serve|build`: the two web apps on this machine, or as Databricks App folders.
 
-Bound to loopback by default, with a random access token in the printed link (as Jupyter does), so
-other users of the machine cannot drive the simulator; binding elsewhere needs `--allow-remote`.
+`serve` runs them against the local stack for a browser. Bound to loopback by default, with a
+random access token in the printed link (as Jupyter does), so other users of the machine cannot
+drive the simulator; binding elsewhere needs `--allow-remote`. `build` writes what
+`zerostream webapps deploy` uploads (see `webapps/build.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import secrets
 import signal
 import socket
 import sys
+from pathlib import Path
+from typing import Any
 
+from infra_wizard.cli import add_connection_arguments
 from zerostream_desktop.commands.common import UsageError, settings_from_args
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -30,6 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     serve.add_argument("--no-token", action="store_true", help="no access token (loopback only; tests, scripts)")
     serve.set_defaults(func=run_serve)
+    build = actions.add_parser("build", help="write the Databricks App source folders (and databricks.yml)")
+    build.add_argument("--out", type=Path, help="folder to write them in (default <data folder>/webapps-build)")
+    build.add_argument("--app", choices=("mobile", "dashboard", "both"), default="both", help="which (default both)")
+    build.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=None,
+                       help="the dashboard reads Lakebase (default: when ZEROSTREAM_ANALYTICS=lakebase)")  # fmt: skip
+    build.set_defaults(func=run_build)
+    deploy = actions.add_parser("deploy", help="build them and deploy them to the workspace's Databricks Apps")
+    add_connection_arguments(deploy)
+    deploy.add_argument("--app", choices=("mobile", "dashboard", "both"), default="both", help="which (default both)")
+    deploy.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=None,
+                        help="the dashboard reads Lakebase (default: when ZEROSTREAM_ANALYTICS=lakebase)")  # fmt: skip
+    deploy.add_argument("--wait", type=float, default=1200.0, help="give up waiting for an app after this (s)")
+    deploy.set_defaults(func=run_deploy)
 
 
 def is_loopback(host: str) -> bool:
@@ -84,3 +102,56 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: None)  # uvicorn re-sends it after its graceful shutdown: exit 0
     Server(config).run(sockets=[listener])
     return 0
+
+
+def _build(args: argparse.Namespace, settings: Any, out: Path) -> list[Any]:
+    from zerostream_desktop.webapps.build import APPS, BuildError, build
+
+    lakebase = settings.analytics == "lakebase" if args.lakebase is None else args.lakebase
+    apps = APPS if args.app == "both" else (args.app,)
+    try:
+        return build(settings, out, apps, lakebase=lakebase, warehouse_id=settings.warehouse_id or "")
+    except BuildError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_build(args: argparse.Namespace) -> int:
+    settings, _ = settings_from_args(args)
+    out = args.out or settings.data_dir / "webapps-build"
+    built = _build(args, settings, out)
+    for b in built:
+        print(f"{b.kind:<9} {b.folder}  ({len(b.files)} files, build {b.digest[:12]})")  # noqa: T201
+    print(f"bundle    {out / 'databricks.yml'}")  # noqa: T201
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from databricks.sdk.errors.base import DatabricksError
+
+    from infra_wizard.cli import connect
+    from infra_wizard.deploy import STEP, deploy_app
+    from infra_wizard.engine import SetupError, explain
+
+    try:
+        settings, client, _ = connect(args)
+    except ValueError as exc:  # the SDK cannot configure credentials from what it was given
+        raise UsageError(f"cannot sign in to the workspace: {exc}") from None
+    built = _build(args, settings, settings.data_dir / "webapps-build")
+    print(f"Deploying to {client.config.host} (build in {settings.data_dir / 'webapps-build'})", flush=True)  # noqa: T201
+    reports = []
+    for b in built:
+        try:
+            reports.append(deploy_app(client, b.name, b.folder, say=_say, timeout_s=args.wait))
+        except (SetupError, DatabricksError, OSError, ValueError) as exc:
+            print(f"zerostream webapps deploy: {explain(STEP, exc)}", file=sys.stderr)  # noqa: T201
+            return 1
+    for r in reports:
+        what = (f"{len(r.uploaded)} files uploaded, {len(r.deleted)} removed" if r.uploaded or r.deleted
+                else "no file changed") + ("; compute started" if r.started_compute else "")  # fmt: skip
+        done = f"deployed ({r.deployment_id})" if r.deployment_id else "unchanged: already running this build"
+        print(f"{r.app}: {done}; {what}; {r.state}; {r.url or 'no URL yet'} ({r.seconds:.0f} s)")  # noqa: T201
+    return 0
+
+
+def _say(line: str) -> None:
+    print(f"  {line}", flush=True)  # noqa: T201

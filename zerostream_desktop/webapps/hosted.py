@@ -8,7 +8,7 @@ ZeroBus secret is ever handed to it. TLS and sign-in happen at the platform's pr
 who the user is (`X-Forwarded-Email`); there is no access token. On SIGTERM the app has 15 s: the
 fleet stops and the spool drains for up to 10 s.
 
-    python -m zerostream_desktop.webapps.hosted mobile|dashboard
+    python -m zerostream_desktop.webapps.hosted mobile|dashboard [--port N]
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     from zerostream_desktop.webapps.mobile import create_mobile_app
 
     args = sys.argv[1:] if argv is None else argv
+    port = int(os.environ.get("DATABRICKS_APP_PORT", "8000"))
+    if len(args) == 3 and args[1] == "--port" and args[2].isdigit():  # app.yaml: "--port", "$DATABRICKS_APP_PORT"
+        port, args = int(args[2]), args[:1]
     if len(args) != 1 or args[0] not in APPS:
-        print(f"usage: python -m zerostream_desktop.webapps.hosted {'|'.join(APPS)}", file=sys.stderr)  # noqa: T201
+        print(f"usage: python -m zerostream_desktop.webapps.hosted {'|'.join(APPS)} [--port N]", file=sys.stderr)  # noqa: T201
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if os.environ.get("DATABRICKS_CLIENT_SECRET") and not os.environ.get(CLIENT_SECRET_ENV):
@@ -51,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = hosted_settings()
     factory = create_mobile_app if args[0] == "mobile" else create_dashboard_app
     app = factory(settings, hosted=True)
-    port = int(os.environ.get("DATABRICKS_APP_PORT", "8000"))
     log.info("ZeroStream %s app on 0.0.0.0:%d for %s (%s)", args[0], port, settings.full_table_name, settings.endpoint)
     # uvicorn shuts down gracefully on SIGTERM, then sends it to itself again: exit 0 instead of dying of it
     signal.signal(signal.SIGTERM, lambda *_: log.info("stopped on SIGTERM"))

@@ -14,7 +14,7 @@ from databricks.sdk.service import database, sql
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.emulators.workspace import provisioning
+from tests.emulators.workspace import deployments, provisioning
 from tests.emulators.workspace.state import ApiError, ExecuteRequest, Statement, Workspace
 
 CHUNK_ROWS = 100_000
@@ -64,6 +64,7 @@ def create_app(ws: Workspace) -> FastAPI:
     api.include_router(_statements(ws))
     api.include_router(_database(ws))
     api.include_router(provisioning.router(ws))
+    api.include_router(deployments.router(ws))
     app.include_router(api)
     return app
 

@@ -19,6 +19,7 @@ from databricks.sdk.service import apps, catalog, database, iam, oauth2, sql
 from fastapi import APIRouter, Request
 from sqlglot import exp
 
+from tests.emulators.workspace.deployments import refresh_app
 from tests.emulators.workspace.state import ApiError, Workspace
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # DuckDB has no TBLPROPERTIES; that is expected
@@ -310,6 +311,7 @@ def router(ws: Workspace) -> APIRouter:
     def get_app(name: str) -> dict[str, Any]:
         if name not in ws.apps:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"App '{name}' does not exist.")
+        refresh_app(ws, ws.apps[name])
         return ws.apps[name].as_dict()
 
     @r.delete("/api/2.0/apps/{name}")

@@ -193,6 +193,15 @@ class Workspace:
     sp_secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     synced_tables: dict[str, database.SyncedDatabaseTable] = field(default_factory=dict)
     apps: dict[str, apps_.App] = field(default_factory=dict)
+    # workspace files and app deployments (deployments.py)
+    files: dict[str, Any] = field(default_factory=dict)  # normalised path -> WorkspaceObject
+    imports: list[str] = field(default_factory=list)  # every path imported, in order
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # app -> deployment id -> Deployment
+    app_starting: dict[str, float] = field(default_factory=dict)  # app -> monotonic time its compute is active
+    app_start_seconds: float = 0.0
+    app_deploy_seconds: float = 0.0
+    deny_deploy: str = ""  # a deploy fails with this message (a test's fault)
+    fail_imports_after: int | None = None  # imports fail once this many were made (a connection lost half-way)
     deny: list[tuple[str, str]] = field(default_factory=list)  # (method, path prefix): 403 PERMISSION_DENIED
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
