@@ -232,16 +232,50 @@ class ServicePrincipalStep:
         return ", ".join(done) if done else None
 
 
+def _uc_grants(ctx: Context, write: bool) -> list[tuple[catalog.SecurableType, str, list[catalog.Privilege]]]:
+    """USE CATALOG, USE SCHEMA, and SELECT (plus MODIFY to write) on the table."""
+    n = ctx.names
+    table = [catalog.Privilege.SELECT, catalog.Privilege.MODIFY] if write else [catalog.Privilege.SELECT]
+    return [
+        (catalog.SecurableType.CATALOG, n.catalog, [catalog.Privilege.USE_CATALOG]),
+        (catalog.SecurableType.SCHEMA, f"{n.catalog}.{n.schema}", [catalog.Privilege.USE_SCHEMA]),
+        (catalog.SecurableType.TABLE, n.full_table, table),
+    ]
+
+
+def missing_grants(ctx: Context, principal: str, write: bool, warehouse: bool) -> list[str]:
+    """What `principal` (an application id) lacks of the grants it needs."""
+    missing = []
+    for kind, name, privileges in _uc_grants(ctx, write):
+        try:
+            have = ctx.workspace.grants.get(kind.value, name, principal=principal)
+        except NotFound:
+            missing += [f"{p.value} on {name}" for p in privileges]
+            continue
+        granted = {p for a in have.privilege_assignments or [] if a.principal == principal for p in a.privileges or []}
+        missing += [f"{p.value} on {name}" for p in privileges if p not in granted]
+    wid = ctx.outputs.get("warehouse_id")
+    if warehouse and wid:
+        perms = ctx.workspace.warehouses.get_permissions(wid)
+        if not any(a.service_principal_name == principal for a in perms.access_control_list or []):
+            missing.append(f"CAN_USE on warehouse {wid}")
+    return missing
+
+
+def grant(ctx: Context, principal: str, write: bool, warehouse: bool) -> None:
+    for kind, name, privileges in _uc_grants(ctx, write):
+        change = catalog.PermissionsChange(principal=principal, add=privileges)
+        ctx.workspace.grants.update(kind.value, name, changes=[change])
+    wid = ctx.outputs.get("warehouse_id")
+    if warehouse and wid:
+        acl = sql.WarehouseAccessControlRequest(
+            service_principal_name=principal, permission_level=sql.WarehousePermissionLevel.CAN_USE
+        )
+        ctx.workspace.warehouses.update_permissions(wid, access_control_list=[acl])
+
+
 class GrantsStep:
     key, title = "grants", "Grants for the service principal"
-
-    def _wanted(self, ctx: Context) -> list[tuple[catalog.SecurableType, str, list[catalog.Privilege]]]:
-        n = ctx.names
-        return [
-            (catalog.SecurableType.CATALOG, n.catalog, [catalog.Privilege.USE_CATALOG]),
-            (catalog.SecurableType.SCHEMA, f"{n.catalog}.{n.schema}", [catalog.Privilege.USE_SCHEMA]),
-            (catalog.SecurableType.TABLE, n.full_table, [catalog.Privilege.SELECT, catalog.Privilege.MODIFY]),
-        ]
 
     def describe(self, ctx: Context) -> str:
         return "USE CATALOG, USE SCHEMA, SELECT and MODIFY on the table; CAN_USE on the warehouse"
@@ -250,24 +284,7 @@ class GrantsStep:
         principal = ctx.outputs.get("sp_application_id")
         if not principal:
             return ["all (the service principal does not exist yet)"]
-        missing = []
-        for kind, name, privileges in self._wanted(ctx):
-            try:
-                have = ctx.workspace.grants.get(kind.value, name, principal=principal)
-            except NotFound:
-                missing += [f"{p.value} on {name}" for p in privileges]
-                continue
-            granted = {
-                p for a in have.privilege_assignments or [] if a.principal == principal for p in a.privileges or []
-            }
-            missing += [f"{p.value} on {name}" for p in privileges if p not in granted]
-        wid = ctx.outputs.get("warehouse_id")
-        if wid:
-            perms = ctx.workspace.warehouses.get_permissions(wid)
-            ok = any(a.service_principal_name == principal for a in perms.access_control_list or [])
-            if not ok:
-                missing.append(f"CAN_USE on warehouse {wid}")
-        return missing
+        return missing_grants(ctx, principal, write=True, warehouse=True)
 
     def check(self, ctx: Context) -> Check:
         missing = self._missing(ctx)
@@ -277,15 +294,7 @@ class GrantsStep:
         principal = ctx.outputs.get("sp_application_id")
         if not principal:
             raise SetupError(self.title, "no service principal to grant to", "the service principal step must succeed")
-        for kind, name, privileges in self._wanted(ctx):
-            change = catalog.PermissionsChange(principal=principal, add=privileges)
-            ctx.workspace.grants.update(kind.value, name, changes=[change])
-        wid = ctx.outputs.get("warehouse_id")
-        if wid:
-            acl = sql.WarehouseAccessControlRequest(
-                service_principal_name=principal, permission_level=sql.WarehousePermissionLevel.CAN_USE
-            )
-            ctx.workspace.warehouses.update_permissions(wid, access_control_list=[acl])
+        grant(ctx, principal, write=True, warehouse=True)
         ctx.state.record("grants", principal)
         return self.describe(ctx)
 
@@ -371,36 +380,100 @@ class AppsStep:
         return [ctx.names.mobile_app, ctx.names.dashboard_app]
 
     def describe(self, ctx: Context) -> str:
-        return f"apps {', '.join(self._names(ctx))} with the warehouse as a resource (code is deployed later)"
+        extra = " and the Lakebase database" if ctx.names.lakebase else ""
+        return f"apps {', '.join(self._names(ctx))} with the warehouse{extra} as resources (code: `webapps deploy`)"
 
-    def _missing(self, ctx: Context) -> list[str]:
-        missing = []
+    def _resources(self, ctx: Context) -> list[apps.AppResource]:
+        wid = ctx.outputs.get("warehouse_id", "")
+        out = [apps.AppResource(name="sql-warehouse", sql_warehouse=apps.AppResourceSqlWarehouse(
+            id=wid, permission=apps.AppResourceSqlWarehouseSqlWarehousePermission.CAN_USE))]  # fmt: skip
+        if ctx.names.lakebase:
+            out.append(apps.AppResource(name="database", database=apps.AppResourceDatabase(
+                instance_name=ctx.names.lakebase_instance, database_name=ctx.names.lakebase_database,
+                permission=apps.AppResourceDatabaseDatabasePermission.CAN_CONNECT_AND_CREATE)))  # fmt: skip
+        return out
+
+    def _todo(self, ctx: Context) -> tuple[list[str], list[apps.App]]:
+        """Apps to create, and existing apps that lack a resource they should have."""
+        missing, lacking = [], []
+        wanted = {r.name for r in self._resources(ctx)}
         for name in self._names(ctx):
             try:
-                ctx.workspace.apps.get(name)
+                app = ctx.workspace.apps.get(name)
             except NotFound:
                 missing.append(name)
-        return missing
+                continue
+            ctx.outputs[f"app_principal:{name}"] = app.service_principal_client_id or ""
+            if wanted - {r.name for r in app.resources or []}:
+                lacking.append(app)
+        return missing, lacking
 
     def check(self, ctx: Context) -> Check:
-        missing = self._missing(ctx)
-        return (
-            Check(Status.MISSING, f"apps {', '.join(missing)}") if missing else Check(Status.EXISTS, self.describe(ctx))
-        )
+        missing, lacking = self._todo(ctx)
+        todo = [f"apps {', '.join(missing)}"] if missing else []
+        todo += [f"the database resource on {a.name}" for a in lacking]
+        return Check(Status.MISSING, "; ".join(todo)) if todo else Check(Status.EXISTS, self.describe(ctx))
 
     def create(self, ctx: Context) -> str:
-        missing = self._missing(ctx)
-        wid = ctx.outputs.get("warehouse_id", "")
+        missing, lacking = self._todo(ctx)
         for name in missing:
-            resources = [apps.AppResource(name="sql-warehouse", sql_warehouse=apps.AppResourceSqlWarehouse(
-                id=wid, permission=apps.AppResourceSqlWarehouseSqlWarehousePermission.CAN_USE))]  # fmt: skip
-            ctx.workspace.apps.create(apps.App(name=name, description=COMMENT, resources=resources), no_compute=True)
+            app = ctx.workspace.apps.create(
+                apps.App(name=name, description=COMMENT, resources=self._resources(ctx)), no_compute=True
+            ).response
             ctx.state.record("app", name)
-        return f"apps {', '.join(missing)}"
+            ctx.outputs[f"app_principal:{name}"] = (app.service_principal_client_id if app else "") or ""
+        for app in lacking:  # an update replaces the whole app: send it back with the resources added
+            have = {r.name: r for r in app.resources or []}
+            resources = [*(app.resources or []), *(r for r in self._resources(ctx) if r.name not in have)]
+            ctx.workspace.apps.update(app.name or "", apps.App(name=app.name, description=app.description,
+                                                               resources=resources))  # fmt: skip
+        done = [f"apps {', '.join(missing)}"] if missing else []
+        done += [f"the database resource added to {a.name}" for a in lacking]
+        return "; ".join(done)
 
     def destroy(self, ctx: Context, include_data: bool) -> str | None:
         done = [r["id"] for r in remove_recorded(ctx, "app", lambda r: ctx.workspace.apps.delete(r["id"]))]
         return f"apps {', '.join(done)}" if done else None
+
+
+class AppGrantsStep:
+    """The apps act as their own service principals: the mobile app writes the table through ZeroBus,
+    the dashboard reads it through the warehouse."""
+
+    key, title = "app-grants", "Grants for the apps' principals"
+
+    def describe(self, ctx: Context) -> str:
+        n = ctx.names
+        return (f"{n.mobile_app}: USE CATALOG, USE SCHEMA, SELECT and MODIFY on the table; "
+                f"{n.dashboard_app}: USE CATALOG, USE SCHEMA, SELECT, and CAN_USE on the warehouse")  # fmt: skip
+
+    def _wanted(self, ctx: Context) -> list[tuple[str, bool, bool]]:
+        return [(ctx.names.mobile_app, True, False), (ctx.names.dashboard_app, False, True)]
+
+    def _missing(self, ctx: Context) -> list[str]:
+        out = []
+        for name, write, warehouse in self._wanted(ctx):
+            principal = ctx.outputs.get(f"app_principal:{name}")
+            if not principal:
+                out.append(f"all for {name} (the app does not exist yet)")
+                continue
+            out += [f"{m} for {name}" for m in missing_grants(ctx, principal, write, warehouse)]
+        return out
+
+    def check(self, ctx: Context) -> Check:
+        missing = self._missing(ctx)
+        return Check(Status.MISSING, "; ".join(missing)) if missing else Check(Status.EXISTS, self.describe(ctx))
+
+    def create(self, ctx: Context) -> str:
+        for name, write, warehouse in self._wanted(ctx):
+            principal = ctx.outputs.get(f"app_principal:{name}")
+            if not principal:
+                raise SetupError(self.title, f"app {name} has no service principal", "the apps step must succeed")
+            grant(ctx, principal, write, warehouse)
+        return self.describe(ctx)
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        return None  # the grants go with the apps' principals
 
 
 class ConfigFileStep:
@@ -458,4 +531,4 @@ def zerobus_endpoint(ctx: Context) -> str | None:
 
 def all_steps() -> Sequence[Step]:
     return (WarehouseStep(), CatalogSchemaStep(), TableStep(), ServicePrincipalStep(), GrantsStep(), LakebaseStep(),
-            AppsStep(), ConfigFileStep())  # fmt: skip
+            AppsStep(), AppGrantsStep(), ConfigFileStep())  # fmt: skip

@@ -48,7 +48,7 @@ def test_plan_on_an_empty_workspace_lists_what_it_would_create(ws, capsys):
     for line in ("SQL warehouse", "Unity Catalog catalog and schema", "Delta table", "ZeroBus service principal",
                  "Grants for the service principal", "Companion Databricks Apps", "generated_config.env"):  # fmt: skip
         assert line in out
-    assert out.count("will create") == 7 and "Lakebase is off" in out
+    assert out.count("will create") == 8 and "Lakebase is off" in out
     assert ws.warehouses == {} and ws.catalogs == {}  # a plan changes nothing
 
 
@@ -68,6 +68,14 @@ def test_apply_creates_everything_and_a_second_apply_creates_nothing(ws, capsys,
     assert {p.value for p in grants} == {"SELECT", "MODIFY"}
     assert ws.warehouse_acl[wid][sp.application_id] is sql.WarehousePermissionLevel.CAN_USE
     assert set(ws.apps) == {"zs-mobile-app", "zs-dashboard-app"}
+    # the apps' own principals: the mobile app writes the table, the dashboard reads it through the warehouse
+    mobile, dashboard = (ws.apps[n].service_principal_client_id for n in ("zs-mobile-app", "zs-dashboard-app"))
+    table_grants = ws.grants[("TABLE", "zerostream.sensors.sensor_stream")]
+    assert {p.value for p in table_grants[mobile]} == {"SELECT", "MODIFY"}
+    assert {p.value for p in table_grants[dashboard]} == {"SELECT"}
+    assert {p.value for p in ws.grants[("SCHEMA", "zerostream.sensors")][dashboard]} == {"USE_SCHEMA"}
+    assert ws.warehouse_acl[wid][dashboard] is sql.WarehousePermissionLevel.CAN_USE
+    assert mobile not in ws.warehouse_acl[wid]
     config = (user_config_dir() / "generated_config.env").read_text()
     assert f'DATABRICKS_WAREHOUSE_ID="{wid}"' in config and f'ZEROBUS_CLIENT_ID="{sp.application_id}"' in config
     # the secret is nowhere but the keyring
@@ -94,7 +102,7 @@ def test_a_failure_part_way_names_the_step_and_the_next_apply_resumes(ws, capsys
     ws.deny.clear()
     assert setup("apply") == 0
     out = capsys.readouterr().out
-    assert out.count("created") == 3  # grants, apps, config: the rest existed
+    assert out.count("created") == 4  # grants, apps, their grants, config: the rest existed
     assert len(ws.warehouses) == 1 and len(ws.service_principals) == 1
 
 
@@ -145,6 +153,21 @@ def test_lakebase_adds_an_instance_and_a_synced_table(ws, capsys):
     assert "zs-lakebase" in ws.database_instances
     synced = ws.synced_tables["zerostream.sensors.sensor_stream_synced"]
     assert synced.spec.primary_key_columns == ["event_id"] and synced.spec.timeseries_key == "ingested_at"
+    for app in ws.apps.values():
+        database = {r.name: r for r in app.resources}["database"].database
+        assert (database.instance_name, database.database_name) == ("zs-lakebase", "zerobusstream")
+
+
+def test_lakebase_added_later_gives_the_existing_apps_a_database_resource(ws, capsys):
+    assert setup("apply") == 0
+    assert all({r.name for r in a.resources} == {"sql-warehouse"} for a in ws.apps.values())
+    capsys.readouterr()
+    assert setup("apply", "--lakebase") == 0
+    out = capsys.readouterr().out
+    assert "the database resource added to zs-mobile-app" in out
+    for app in ws.apps.values():
+        assert {r.name for r in app.resources} == {"sql-warehouse", "database"}
+        assert app.resources[0].sql_warehouse.id  # the warehouse resource kept as it was
 
 
 def test_without_a_keyring_no_secret_is_made_that_would_be_lost(ws, capsys, monkeypatch):
