@@ -34,6 +34,7 @@ NOW = T0 + dt.timedelta(seconds=600)
 EVIL = "'; DROP TABLE sensor_stream; --"
 LONG = "dev-long"
 OTHER = "ext-01"  # another producer's device: its rows have no send time
+PROBE = "zerostream-probe-0123"
 WINDOW = Window(NOW, active_window_s=15, offline_after_s=300)
 
 
@@ -84,6 +85,14 @@ def rows() -> list[dict]:
             "heading_deg": None, "speed_kmh": None, "battery_pct": None, "signal_strength": None,
         }  # fmt: skip
         land(event, None)
+    for k in range(5):  # `zerostream verify`'s probe: in the table, in no answer
+        ts = T0 + dt.timedelta(seconds=598, milliseconds=k)
+        event = {
+            "event_id": f"probe-{k:05d}", "connection_id": PROBE, "device_name": "ZeroStream verify probe",
+            "event_timestamp": ts, "event_date": ts.date(), "latitude": 0.0, "longitude": 0.0, "payload_bytes": 80,
+            "heading_deg": None, "speed_kmh": None, "battery_pct": None, "signal_strength": None,
+        }  # fmt: skip
+        land(event, ts + dt.timedelta(milliseconds=200))
     out.sort(key=_arrival)
     return out
 
@@ -102,10 +111,12 @@ def arrow(rows_: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows_, schema=schema.arrow_schema())
 
 
-def latest_landings(rows_: list[dict]) -> list[dict]:
-    """One row per event: its latest landing (what a Lakebase synced table keeps)."""
+def latest_landings(rows_: list[dict], probes: bool = False) -> list[dict]:
+    """One row per event: its latest landing (what a Lakebase synced table keeps), probes left out unless asked."""
     best: dict[str, dict] = {}
     for r in rows_:
+        if r["connection_id"].startswith("zerostream-probe-") and not probes:
+            continue
         b = best.get(r["event_id"])
         if b is None or _sent(r) > _sent(b):
             best[r["event_id"]] = r
@@ -195,7 +206,7 @@ def expected_series(rows_: list[dict], w: Window, seconds: int) -> list[SeriesPo
 
 def expected_events(rows_: list[dict], client: str | None, limit: int, offset: int, one_per_event: bool) -> list[dict]:
     """The raw stream's page: rows as landed (one per event where the store keeps one), newest event first."""
-    pool = latest_landings(rows_) if one_per_event else rows_
+    pool = latest_landings(rows_) if one_per_event else [r for r in rows_ if r["connection_id"] != PROBE]
     pool = [r for r in pool if client is None or r["connection_id"] == client]
     pool.sort(key=lambda r: (r["event_timestamp"], r["event_id"], _sent(r)), reverse=True)
     keys = ("event_id", "connection_id", "device_name", "latitude", "longitude", "speed_kmh", "heading_deg",

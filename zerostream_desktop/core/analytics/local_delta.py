@@ -338,6 +338,9 @@ class LocalDeltaAnalytics:
             return
         self.stats["feed_rows"] += feed.num_rows
         feed = feed.drop_columns(["_change_type"]).cast(_feed_schema())
+        feed = feed.filter(pc.invert(pc.starts_with(feed["connection_id"], sql.PROBE_PREFIX)))
+        if feed.num_rows == 0:
+            return
         self._db.register("feed", feed)
         try:
             hashes = np.asarray(self._db.execute("SELECT hash(event_id) AS h FROM feed").fetchnumpy()["h"], np.uint64)
@@ -395,7 +398,7 @@ class LocalDeltaAnalytics:
             rel = self._db.read_parquet(files, hive_partitioning=True)
         else:
             rel = self._db.from_arrow(schema.arrow_schema().empty_table())
-        rel.create_view(_SOURCE, replace=True)
+        rel.filter(sql.NOT_PROBE).create_view(_SOURCE, replace=True)
 
     def _full(self, name: str, params: dict[str, Any]) -> list[Any]:
         assert self._table is not None

@@ -6,7 +6,8 @@ because sqlglot leaves UNIX_MICROS and QUALIFY untranslated there, and because a
 table already holds one row per event_id. Every value is a named parameter (`:name`); the only
 thing formatted into the text is the table name, which is checked and quoted first.
 
-Every query reads the events as `model` defines them: each event once, at its latest landing.
+Every query reads the events as `model` defines them: each event once, at its latest landing, and
+none of `zerostream verify`'s probe events (their connection ids start with PROBE_PREFIX).
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from functools import cache
 import sqlglot
 
 from zerostream_desktop.core import schema
+
+PROBE_PREFIX = "zerostream-probe-"  # `zerostream verify` streams under such ids; no dashboard shows them
+NOT_PROBE = f"connection_id NOT LIKE '{PROBE_PREFIX}%'"
+
+
+def _source(table: str, not_probe: str = NOT_PROBE) -> str:
+    return f"(SELECT * FROM {table} WHERE {not_probe}) AS events_src"
 
 # One row per event: its latest landing, i.e. its latest send (`ingested_at` is the sender's stamp; a row
 # another producer wrote without one comes last: every engine here is told NULLS LAST explicitly, since
@@ -211,12 +219,12 @@ PG_QUERIES = {"kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series
 
 
 def databricks(name: str, catalog: str, schema_name: str, table: str) -> str:
-    return QUERIES[name].format(table=schema.qualified_name(catalog, schema_name, table))
+    return QUERIES[name].format(table=_source(schema.qualified_name(catalog, schema_name, table)))
 
 
 @cache
 def duckdb(name: str, table_ref: str = "events_source") -> str:
-    """The DuckDB translation, reading `table_ref` (a view or table name the caller provides)."""
+    """The DuckDB translation, reading `table_ref` (a view or table the caller provides, probes left out)."""
     text = QUERIES[name].format(table=table_ref)
     return sqlglot.transpile(text, read="databricks", write="duckdb")[0]
 
@@ -229,4 +237,5 @@ def translate_to_duckdb(statement: str) -> str:
 def postgres(name: str, schema_name: str, table: str) -> str:
     for part in (schema_name, table):
         schema.quote_identifier(part)
-    return PG_QUERIES[name].format(table=f'"{schema_name}"."{table}"')
+    # psycopg reads % as a placeholder: the pattern's % doubled
+    return PG_QUERIES[name].format(table=_source(f'"{schema_name}"."{table}"', NOT_PROBE.replace("%", "%%")))
