@@ -417,11 +417,11 @@ class AppsStep:
     def create(self, ctx: Context) -> str:
         missing, lacking = self._todo(ctx)
         for name in missing:
-            app = ctx.workspace.apps.create(
+            made: apps.App | None = ctx.workspace.apps.create(
                 apps.App(name=name, description=COMMENT, resources=self._resources(ctx)), no_compute=True
             ).response
             ctx.state.record("app", name)
-            ctx.outputs[f"app_principal:{name}"] = (app.service_principal_client_id if app else "") or ""
+            ctx.outputs[f"app_principal:{name}"] = (made.service_principal_client_id if made else "") or ""
         for app in lacking:  # an update replaces the whole app: send it back with the resources added
             have = {r.name: r for r in app.resources or []}
             resources = [*(app.resources or []), *(r for r in self._resources(ctx) if r.name not in have)]
