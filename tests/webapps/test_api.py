@@ -8,6 +8,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tests.webapps.conftest import wait_for
+from zerostream_desktop import __version__
 from zerostream_desktop.core.analytics import Window
 from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
 from zerostream_desktop.core.paths import local_table_path
@@ -16,6 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_configure_start_stream_and_the_dashboard_agrees_with_the_query_suite(mobile, dashboard, web_settings):
+    for client, title in ((mobile, "ZeroStream mobile simulator"), (dashboard, "ZeroStream dashboard")):
+        assert client.get("/healthz").json() == {"status": "ok", "app": title, "version": __version__}
     assert mobile.post("/api/devices", json={"count": 12}).json()["devices"] == 12
     started = mobile.post("/api/start", headers={"X-Forwarded-Email": "ann@example.com"})
     assert started.status_code == 200, started.text

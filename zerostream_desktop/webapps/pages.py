@@ -32,6 +32,12 @@ def create_app(title: str, lifespan: Lifespan, access_token: str | None) -> Fast
     app = FastAPI(title=title, lifespan=lifespan)
     require_token(app, access_token)
     mount_assets(app)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """What `zerostream verify` and the platform's checks ask: the app is up and which it is."""
+        return {"status": "ok", "app": title, "version": __version__}
+
     return app
 
 

@@ -14,7 +14,7 @@ from databricks.sdk.service import database, sql
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.emulators.workspace import deployments, provisioning
+from tests.emulators.workspace import deployments, oauth, provisioning
 from tests.emulators.workspace.state import ApiError, ExecuteRequest, Statement, Workspace
 
 CHUNK_ROWS = 100_000
@@ -24,7 +24,7 @@ LINK_TTL = dt.timedelta(minutes=15)
 def create_app(ws: Workspace) -> FastAPI:
     def authorized(request: Request) -> None:
         ws.requests.append((request.method, request.url.path))
-        if request.headers.get("Authorization") != f"Bearer {ws.token}":
+        if not oauth.valid_bearer(ws, request.headers.get("Authorization")):
             raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
         for method, prefix in ws.deny:
             if request.method == method and request.url.path.startswith(prefix):
@@ -58,6 +58,7 @@ def create_app(ws: Workspace) -> FastAPI:
             data = lz4.frame.compress(data)
         return Response(data, media_type="application/vnd.apache.arrow.stream")
 
+    app.include_router(oauth.router(ws))  # signs in: no bearer token yet
     api = APIRouter(dependencies=[Depends(authorized)])
     api.include_router(_identity(ws))
     api.include_router(_warehouses(ws))

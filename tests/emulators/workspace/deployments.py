@@ -22,9 +22,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from databricks.sdk.service import apps, workspace
 from fastapi import APIRouter, Request
 
+from tests.emulators.workspace import app_runner
 from tests.emulators.workspace.state import ApiError, Workspace
 
 NOTEBOOK_HEADER = b"# Databricks notebook source"
@@ -51,6 +53,8 @@ class Deployment:
     info: apps.AppDeployment
     files: dict[str, bytes]  # path inside the source folder -> content, as deployed
     done_at: float
+    running: app_runner.RunningApp | None = None  # with Workspace.run_apps
+    outcome: str | None = None  # "" once it answers, else why it failed (with run_apps)
 
 
 def normal(path: str) -> str:
@@ -73,16 +77,34 @@ def refresh_app(ws: Workspace, app: apps.App) -> None:
         app.compute_status = apps.ComputeStatus(state=apps.ComputeState.ACTIVE, message="App compute is active.")
     for dep in ws.deployments.get(app.name or "", {}).values():
         st = dep.info.status
-        if st and st.state is apps.AppDeploymentState.IN_PROGRESS and now >= dep.done_at:
-            dep.info.status = apps.AppDeploymentStatus(
-                state=apps.AppDeploymentState.SUCCEEDED, message="App started successfully"
-            )
-            dep.info.update_time = dt.datetime.now(dt.UTC).isoformat()
-            app.active_deployment = dep.info
-            app.pending_deployment = None
+        if not (st and st.state is apps.AppDeploymentState.IN_PROGRESS and now >= dep.done_at):
+            continue
+        if dep.running is not None and dep.outcome is None:
+            continue  # the app is starting
+        dep.info.update_time = dt.datetime.now(dt.UTC).isoformat()
+        app.pending_deployment = None
+        if dep.outcome:
+            dep.info.status = apps.AppDeploymentStatus(state=apps.AppDeploymentState.FAILED, message=dep.outcome)
+            continue
+        dep.info.status = apps.AppDeploymentStatus(
+            state=apps.AppDeploymentState.SUCCEEDED, message="App started successfully"
+        )
+        for other in ws.deployments.get(app.name or "", {}).values():  # the new one replaces the old one
+            if other is not dep and other.running is not None:
+                other.running.stop()
+                other.running = None
+        app.active_deployment = dep.info
+        if dep.running is not None:
+            app.url = f"http://127.0.0.1:{dep.running.port}"
     active = app.compute_status and app.compute_status.state is apps.ComputeState.ACTIVE
+    current = next((d for d in ws.deployments.get(app.name or "", {}).values() if app.active_deployment
+                    and d.info.deployment_id == app.active_deployment.deployment_id), None)  # fmt: skip
     if not active:
         app.app_status = apps.ApplicationStatus(state=apps.ApplicationState.UNAVAILABLE, message="App is stopped.")
+    elif current is not None and current.running is not None and current.running.process.poll() is not None:
+        app.app_status = apps.ApplicationStatus(
+            state=apps.ApplicationState.CRASHED, message=f"App crashed:\n{current.running.tail()}"
+        )
     elif app.active_deployment:
         app.app_status = apps.ApplicationStatus(state=apps.ApplicationState.RUNNING, message="App is running.")
     elif app.pending_deployment:
@@ -205,6 +227,9 @@ def router(ws: Workspace) -> APIRouter:
         app = app_of(name)
         ws.app_starting.pop(name, None)
         app.compute_status = apps.ComputeStatus(state=apps.ComputeState.STOPPED, message="App compute is stopped.")
+        for dep in ws.deployments.get(name, {}).values():
+            if dep.running is not None:
+                dep.running.stop()
         refresh_app(ws, app)
         return app.as_dict()
 
@@ -233,9 +258,19 @@ def router(ws: Workspace) -> APIRouter:
             update_time=now,
             status=apps.AppDeploymentStatus(state=apps.AppDeploymentState.IN_PROGRESS, message="Deploying the app"),
         )  # fmt: skip
-        ws.deployments.setdefault(name, {})[info.deployment_id or ""] = Deployment(
-            info, snapshot, time.monotonic() + ws.app_deploy_seconds
-        )
+        dep = Deployment(info, snapshot, time.monotonic() + ws.app_deploy_seconds)
+        if ws.run_apps:
+            try:
+                dep.running = app_runner.start(ws, app, snapshot, info.deployment_id or "")
+            except (ValueError, OSError, yaml.YAMLError) as exc:
+                dep.outcome = f"app.yaml cannot be run: {exc}"
+            else:
+
+                def ready(outcome: str | None, dep: Deployment = dep) -> None:
+                    dep.outcome = outcome or ""
+
+                app_runner.watch_ready(dep.running, ws.app_ready_seconds, ready)
+        ws.deployments.setdefault(name, {})[info.deployment_id or ""] = dep
         app.pending_deployment = info
         refresh_app(ws, app)
         return info.as_dict()

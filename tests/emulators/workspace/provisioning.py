@@ -304,6 +304,8 @@ def router(ws: Workspace) -> APIRouter:
         app.url = f"https://{app.name}-{ws.workspace_id}.aws.databricksapps.com"
         app.compute_status = apps.ComputeStatus(state=apps.ComputeState.STOPPED)
         app.service_principal_client_id = str(uuid.uuid4())
+        app.service_principal_name = f"app-{app.name}"
+        ws.app_secrets[app.service_principal_client_id] = f"dose{uuid.uuid4().hex}"  # the platform keeps it
         ws.apps[app.name or ""] = app
         return app.as_dict()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,10 @@ from tests.emulators.workspace.state import Workspace
 @contextmanager
 def serve_workspace(workspace: Workspace | None = None) -> Iterator[Workspace]:
     ws = workspace or Workspace()
+    scratch = None
+    if not ws.apps_dir:
+        scratch = tempfile.TemporaryDirectory(prefix="emulated-apps-")
+        ws.apps_dir = scratch.name
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -33,6 +38,9 @@ def serve_workspace(workspace: Workspace | None = None) -> Iterator[Workspace]:
     try:
         yield ws
     finally:
+        ws.stop_apps()
         server.should_exit = True
         thread.join(10)
         sock.close()
+        if scratch is not None:
+            scratch.cleanup()

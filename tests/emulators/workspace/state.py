@@ -88,6 +88,7 @@ class SqlEngine:
         self.db.execute("SET TimeZone = 'UTC'").fetchall()
         self.lock = threading.Lock()
         self.statements: list[str] = []
+        self.live: dict[str, tuple[Any, int]] = {}  # table -> (Delta table path, version loaded)
 
     def ensure_catalog(self, name: str) -> None:
         with self.lock:
@@ -99,6 +100,19 @@ class SqlEngine:
         self.ensure_catalog(catalog)
         with self.lock:
             self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{catalog}"."{schema}"').fetchall()
+
+    def attach_delta(self, full_name: str, path: Any) -> None:
+        """Serve `full_name` from a Delta table on disk (the one localbus writes), read again as it changes."""
+        self.live[full_name] = (path, -1)
+
+    def _refresh_live(self) -> None:
+        from deltalake import DeltaTable
+
+        for name, (path, seen) in list(self.live.items()):
+            table = DeltaTable(str(path))
+            if table.version() != seen:
+                self.load_table(name, table.to_pyarrow_table())
+                self.live[name] = (path, table.version())
 
     def load_table(self, full_name: str, data: pa.Table) -> None:
         """Put a table in place as if it had been written there (tests' way of providing data)."""
@@ -117,6 +131,7 @@ class SqlEngine:
         """Run one Databricks SQL statement; raises ApiError-shaped failures as ValueError(code, message)."""
         text = translate_to_duckdb(statement)
         params = {p.name: _bind(p) for p in parameters if p.name}
+        self._refresh_live()
         with self.lock:
             self.statements.append(statement)
             rel = self.db.sql(text, params=params or None)
@@ -202,6 +217,23 @@ class Workspace:
     app_deploy_seconds: float = 0.0
     deny_deploy: str = ""  # a deploy fails with this message (a test's fault)
     fail_imports_after: int | None = None  # imports fail once this many were made (a connection lost half-way)
+    # OAuth (oauth.py): app principals' secrets, tokens issued, the token the local ZeroBus endpoint accepts
+    app_secrets: dict[str, str] = field(default_factory=dict)  # app principal client id -> secret
+    m2m_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (client id, expiry)
+    token_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    zerobus_token: str = ""
+    # running deployed apps for real (app_runner.py)
+    run_apps: bool = False
+    app_python: str = field(default_factory=lambda: __import__("sys").executable)
+    apps_dir: str = ""  # where deployed apps run (a temporary folder unless set)
+    app_env: dict[str, str] = field(default_factory=dict)  # extra platform environment (e.g. SSL_CERT_FILE)
+    app_ready_seconds: float = 90.0
+
+    def stop_apps(self) -> None:
+        for deps in self.deployments.values():
+            for dep in deps.values():
+                if getattr(dep, "running", None) is not None:
+                    dep.running.stop()
     deny: list[tuple[str, str]] = field(default_factory=list)  # (method, path prefix): 403 PERMISSION_DENIED
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""

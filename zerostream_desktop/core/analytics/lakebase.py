@@ -75,6 +75,10 @@ class LakebaseAnalytics(SqlBackend):
                 self._conn.close()
                 self._conn = None
 
+    def rows_of(self, connection_id: str) -> int:
+        """How many rows of one client the synced table holds, probes included (`zerostream verify`)."""
+        return int(self._query("rows_of", {"connection_id": connection_id})[0][0])
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _query(self, name: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -214,8 +214,10 @@ ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC, ingested_at DESC NULLS
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
-PG_QUERIES = {"kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series": PG_SERIES, "events": PG_EVENTS,
-              "client_events": PG_CLIENT_EVENTS}  # fmt: skip
+PG_ROWS_OF = "SELECT count(*) FROM {raw_table} WHERE connection_id = %(connection_id)s"  # probes included
+
+PG_QUERIES = {"rows_of": PG_ROWS_OF, "kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series": PG_SERIES,
+              "events": PG_EVENTS, "client_events": PG_CLIENT_EVENTS}  # fmt: skip
 
 
 def databricks(name: str, catalog: str, schema_name: str, table: str) -> str:
@@ -238,4 +240,5 @@ def postgres(name: str, schema_name: str, table: str) -> str:
     for part in (schema_name, table):
         schema.quote_identifier(part)
     # psycopg reads % as a placeholder: the pattern's % doubled
-    return PG_QUERIES[name].format(table=_source(f'"{schema_name}"."{table}"', NOT_PROBE.replace("%", "%%")))
+    quoted = f'"{schema_name}"."{table}"'
+    return PG_QUERIES[name].format(table=_source(quoted, NOT_PROBE.replace("%", "%%")), raw_table=quoted)
