@@ -1,5 +1,5 @@
 # The two commands of the README. Both set up a fresh machine first (see scripts/bootstrap.sh).
-.PHONY: run test bench setup clean package package-test
+.PHONY: run test bench setup clean package package-test platform-test
 
 run:
 	@scripts/bootstrap.sh run
@@ -8,6 +8,11 @@ run:
 test:
 	@scripts/bootstrap.sh test
 	scripts/test.sh $(PYTEST_ARGS)
+
+# The generated web apps in a fresh Python 3.11 environment, run as Databricks Apps runs them (minutes).
+platform-test:
+	@scripts/bootstrap.sh test
+	ZEROSTREAM_PLATFORM_TEST=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/platform
 
 package:
 	scripts/package.sh

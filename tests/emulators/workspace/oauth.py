@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
+from databricks.sdk.oauth import OidcEndpoints
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -34,6 +35,13 @@ def _secret_ok(ws: Workspace, client_id: str, secret: str) -> bool:
 
 def router(ws: Workspace) -> APIRouter:
     r = APIRouter()
+
+    @r.get("/oidc/.well-known/oauth-authorization-server")
+    def discovery() -> dict[str, Any]:
+        """Where databricks-sdk's oauth-m2m finds the token endpoint (the SDK's OidcEndpoints)."""
+        return OidcEndpoints(
+            authorization_endpoint=f"{ws.base_url}/oidc/v1/authorize", token_endpoint=f"{ws.base_url}/oidc/v1/token"
+        ).as_dict()
 
     @r.post("/oidc/v1/token")
     async def token(request: Request) -> Any:

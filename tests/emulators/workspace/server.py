@@ -16,14 +16,14 @@ from tests.emulators.workspace.state import Workspace
 
 
 @contextmanager
-def serve_workspace(workspace: Workspace | None = None) -> Iterator[Workspace]:
+def serve_workspace(workspace: Workspace | None = None, port: int = 0) -> Iterator[Workspace]:
     ws = workspace or Workspace()
     scratch = None
     if not ws.apps_dir:
         scratch = tempfile.TemporaryDirectory(prefix="emulated-apps-")
         ws.apps_dir = scratch.name
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     ws.base_url = f"http://127.0.0.1:{port}"
     config = uvicorn.Config(create_app(ws), log_level="warning", access_log=False, lifespan="off")
