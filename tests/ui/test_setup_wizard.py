@@ -64,7 +64,19 @@ def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
     assert wizard.store.get(secrets.zerobus_client_secret_key(sp.application_id))
     wizard.next()
     text = wizard.finish_page.summary.text()
-    assert "Created: 8 step(s)." in text and "generated_config.env" in text
+    assert "Created: 9 step(s)." in text and "generated_config.env" in text
+    finish = wizard.finish_page
+    finish.deploy_button.click()
+    qtbot.waitUntil(lambda: finish.deployed is not None, timeout=60_000)
+    assert finish.deployed, finish.log.toPlainText()
+    assert "✔ zsw-mobile-app: deployed, RUNNING" in finish.log.toPlainText()
+    assert {a.active_deployment.status.state.value for a in ws.apps.values()} == {"SUCCEEDED"}
+    finish.verify_button.click()  # no ZeroBus endpoint was given: the probe fails and says what to set
+    qtbot.waitUntil(lambda: finish.verified is not None, timeout=60_000)
+    log = finish.log.toPlainText()
+    assert finish.verified is False
+    assert "✘ Probe through ZeroBus: streaming to Databricks needs ZEROBUS_SERVER_ENDPOINT" in log
+    assert finish.deploy_button.isEnabled()
 
     again = open_wizard(qtbot, ws, tmp_path)
     to_plan(qtbot, again, lakebase=True)
@@ -90,7 +102,7 @@ def test_a_failure_during_apply_is_named_and_the_next_run_resumes(qtbot, ws, tmp
     again = open_wizard(qtbot, ws, tmp_path)
     to_plan(qtbot, again)
     todo = {k for k, v in again.plan_page.table.statuses().items() if v == "will create"}
-    assert todo == {"Companion Databricks Apps", "generated_config.env"}
+    assert todo == {"Companion Databricks Apps", "Grants for the apps' principals", "generated_config.env"}
 
 
 def test_cancel_stops_after_the_current_step_and_the_next_run_picks_up_the_rest(qtbot, ws, tmp_path):

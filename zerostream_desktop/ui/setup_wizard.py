@@ -3,7 +3,8 @@
 Pages: connection (profile, or host and token; Test Connection says who and where), names
 (prefix, catalog, schema, table, warehouse size, Lakebase), plan (what exists, what will be
 created, what has drifted), apply (per-step progress and a log; Cancel stops after the current
-step, and running the wizard again resumes), finish (what was created, what to do next). Every
+step, and running the wizard again resumes), finish (what was created, what to do next, and buttons
+to deploy the web apps and verify the workspace end to end). Every
 workspace call runs off the UI thread through the app's `Background` helper.
 """
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -361,12 +363,31 @@ class ApplyPage(QWizardPage):
 
 
 class FinishPage(QWizardPage):
+    """What was created, and two last steps: deploy the web apps, verify the workspace end to end."""
+
     def __init__(self, wizard: SetupWizard) -> None:
         super().__init__()
         self.setTitle("Finished")
         self.w = wizard
         self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
-        QVBoxLayout(self).addWidget(self.summary)
+        self.deploy_button = QPushButton("&Deploy the web apps")
+        self.verify_button = QPushButton("&Verify the workspace")
+        self.deploy_button.clicked.connect(self.deploy)
+        self.verify_button.clicked.connect(self.verify)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setPlaceholderText("Deploy uploads and starts the two web apps; Verify streams a probe and checks "
+                                    "every piece, with the fix for anything that fails.")  # fmt: skip
+        self.busy = False
+        self.verified: bool | None = None
+        self.deployed: bool | None = None
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.deploy_button)
+        buttons.addWidget(self.verify_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(buttons)
+        layout.addWidget(self.log, 1)
 
     def initializePage(self) -> None:  # noqa: N802
         created = [r for r in self.w.results if r.status is Status.CREATED]
@@ -376,5 +397,76 @@ class FinishPage(QWizardPage):
             lines += ["", "Needs attention:"] + [f"  • {r.title}: {r.detail}" for r in problems]
         lines += ["", "Next:", f"  • The non-secret values are in {self.w.config_dir / 'generated_config.env'};",
                   "    the service principal's secret is in the keyring.",
+                  "  • Deploy the web apps and verify the workspace below (or later: `zerostream webapps deploy`,",
+                  "    `zerostream verify`).",
                   "  • In File > Settings choose 'Databricks workspace' and restart to stream there."]  # fmt: skip
         self.summary.setText("\n".join(lines))
+        self._enable(True)
+
+    def _enable(self, on: bool) -> None:
+        self.busy = not on
+        ok = on and self.w.context is not None and not any(r.status is Status.FAILED for r in self.w.results)
+        self.deploy_button.setEnabled(ok)
+        self.verify_button.setEnabled(ok)
+
+    def _settings(self) -> Settings:
+        """The settings as the setup left them (generated_config.env), over the wizard's own."""
+        from zerostream_desktop.core.settings import load_settings
+
+        flags = {"data_dir": self.w.settings.data_dir}
+        return load_settings(flags, search_dirs=[self.w.config_dir], check_profile=False)
+
+    def _say(self) -> Callable[[str], None]:
+        return self.w.background.on_ui_thread(self.log.appendPlainText)
+
+    def deploy(self) -> None:
+        from infra_wizard.deploy import deploy_app
+        from zerostream_desktop.webapps.build import build
+
+        ctx, say = self.w.context, self._say()
+        assert ctx is not None
+        settings = self._settings()
+        self._enable(False)
+        self.log.appendPlainText("Building and deploying the web apps…")
+
+        def work() -> list[Any]:
+            built = build(settings, settings.data_dir / "webapps-build", lakebase=ctx.names.lakebase,
+                          warehouse_id=settings.warehouse_id or "")  # fmt: skip
+            return [deploy_app(ctx.workspace, b.name, b.folder, say=say) for b in built]
+
+        self.w.run_in_background(work, self._deployed)
+
+    def _deployed(self, reports: Any) -> None:
+        self._enable(True)
+        if isinstance(reports, BaseException):
+            self.deployed = False
+            self.log.appendPlainText(f"✘ {explain('Deploy the web apps', reports)}")
+            return
+        self.deployed = True
+        for r in reports:
+            done = "deployed" if r.deployment_id else "unchanged (already running this build)"
+            self.log.appendPlainText(f"✔ {r.app}: {done}, {r.state}, {r.url or 'no URL yet'}")
+
+    def verify(self) -> None:
+        from infra_wizard.verify import Verifier
+
+        ctx, say = self.w.context, self._say()
+        assert ctx is not None
+        settings = self._settings()
+        self._enable(False)
+        self.log.appendPlainText("Verifying the workspace (a probe of 20 events through ZeroBus)…")
+        self.w.run_in_background(lambda: Verifier(ctx, settings, say=say).run(), self._verified)
+
+    def _verified(self, results: Any) -> None:
+        from infra_wizard.verify import Outcome
+
+        self._enable(True)
+        if isinstance(results, BaseException):
+            self.verified = False
+            self.log.appendPlainText(f"✘ {explain('Verify', results)}")
+            return
+        bad = [r for r in results if r.outcome == Outcome.FAIL]
+        self.verified = not bad
+        for r in bad:
+            self.log.appendPlainText(f"✘ {r.name}: {r.detail} (fix: {r.fix})" if r.fix else f"✘ {r.name}: {r.detail}")
+        self.log.appendPlainText("✔ Every check passed." if not bad else f"✘ {len(bad)} check(s) failed.")
