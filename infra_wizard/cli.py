@@ -16,8 +16,9 @@ SYMBOLS = {
 }  # fmt: skip
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("setup", help="provision a Databricks workspace for ZeroStream (plan, apply, destroy)")
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    what = "provision a Databricks workspace for ZeroStream (plan, apply, destroy)"
+    p: argparse.ArgumentParser = sub.add_parser("setup", help=what)
     p.add_argument("action", choices=("plan", "apply", "destroy"), help="look, create what is missing, or remove")
     add_connection_arguments(p)
     p.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=False, help="include Lakebase")
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
     p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
     p.set_defaults(func=run)
+    return p
 
 
 def print_result(r: StepResult, out: Any = None) -> None:

@@ -28,7 +28,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.webapps_cmd",
     "zerostream_desktop.commands.selftest_cmd",
     "zerostream_desktop.commands.verify_cmd",
-    "infra_wizard.cli",
+    "zerostream_desktop.commands.setup_cmd",
 )
 
 

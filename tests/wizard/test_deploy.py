@@ -134,3 +134,14 @@ def test_source_imports_make_notebooks_in_the_emulator_as_in_the_service(ws):
     assert c.workspace.get_status(f"{home}/a").object_type is workspace.ObjectType.NOTEBOOK
     c.workspace.import_(f"{home}/b.py", content="cHJpbnQoMSk=", format=workspace.ImportFormat.AUTO, overwrite=True)
     assert c.workspace.get_status(f"{home}/b.py").object_type is workspace.ObjectType.FILE
+
+
+def test_setup_apply_deploy_apps_deploys_after_provisioning(monkeypatch, capsys):
+    with serve_workspace() as w:
+        for name, value in {"DATABRICKS_HOST": w.base_url, "DATABRICKS_TOKEN": w.token, "INFRA_PREFIX": "zd"}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["setup", "apply", "--deploy-apps"]) == 0
+        out = capsys.readouterr().out
+        assert "Deploying the web apps" in out and "zd-dashboard-app: deployed" in out
+        assert {a.app_status.state for a in w.apps.values()} == {apps.ApplicationState.RUNNING}
+        assert main(["setup", "plan"]) == 0  # the same command line as before for the rest
