@@ -50,11 +50,18 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path):
 
 
 def test_no_secret_reaches_a_generated_file(tmp_path, monkeypatch):
+    from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store, zerobus_client_secret_key
+
     for name, value in PLANTED.items():
         monkeypatch.setenv(name, value)
+    store = open_secret_store()  # the tests' in-memory keyring
+    kept = {databricks_token_key(ENV["DATABRICKS_HOST"]): "dapi-kept-in-the-keyring-111",
+            zerobus_client_secret_key("zb-principal"): "kept-zerobus-secret-222"}  # fmt: skip
+    for key, value in kept.items():
+        store.set(key, value)
     build.build(settings(), tmp_path, lakebase=True, warehouse_id="wh-42")
     for path, data in tree(tmp_path).items():
-        for secret in PLANTED.values():
+        for secret in [*PLANTED.values(), *kept.values()]:
             assert secret.encode() not in data, f"{secret} in {path}"
 
 
