@@ -1,4 +1,4 @@
-"""`zerostream localbus serve|tables|token`: the embedded ZeroBus-compatible endpoint."""
+"""`zerostream localbus serve|tables|create-table|drop-table|token`: the embedded ZeroBus-compatible endpoint."""
 
 from __future__ import annotations
 
@@ -31,7 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     serve.set_defaults(func=serve_cmd)
     tables = lb.add_parser("tables", help="list the local tables")
+    tables.add_argument("--columns", action="store_true", help="with each table's columns")
     tables.set_defaults(func=tables_cmd)
+    create = lb.add_parser("create-table", help="create a table of your own columns (as CREATE TABLE would)")
+    create.add_argument("name", help="catalog.schema.table")
+    create.add_argument("--columns", required=True,
+                        help='e.g. "device_name STRING NOT NULL, temp INT, humidity BIGINT" '
+                             "(STRING, INT, BIGINT, DOUBLE, DATE, TIMESTAMP)")  # fmt: skip
+    create.add_argument("--partitioned-by", action="append", default=[], metavar="COLUMN", help="partition column")
+    create.add_argument("--comment", default="", help="the table's description")
+    create.set_defaults(func=create_table_cmd)
+    drop = lb.add_parser("drop-table", help="delete a table and its data")
+    drop.add_argument("name", help="catalog.schema.table")
+    drop.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    drop.set_defaults(func=drop_table_cmd)
     token = lb.add_parser("token", help="print the bearer token clients must send")
     token.set_defaults(func=token_cmd)
 
@@ -109,6 +122,69 @@ def tables_cmd(args: argparse.Namespace) -> int:
     for name in names:
         info = catalog.describe(name)
         print(f"{name:<40} {info.version:>8} {info.files:>7} {info.rows:>12,}")
+        if args.columns:
+            for field in catalog.arrow_schema(name):
+                null = "" if field.nullable else " NOT NULL"
+                print(f"    {field.name} {_sql_type(field.type)}{null}")
+    return 0
+
+
+def _sql_type(arrow_type: object) -> str:
+    import pyarrow as pa
+
+    from zerostream_desktop.core import schema
+
+    for column_type in schema.ColumnType:
+        if schema.arrow_type(column_type) == arrow_type or (
+            column_type is schema.ColumnType.TIMESTAMP and pa.types.is_timestamp(arrow_type)  # type: ignore[arg-type]
+        ):
+            return column_type.value
+    return str(arrow_type)
+
+
+def create_table_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.tables import TableCatalog, TableDefinitionError, parse_columns
+
+    settings, _ = settings_from_args(args)
+    catalog = TableCatalog(settings.data_dir)
+    try:
+        created = catalog.create_table(args.name, parse_columns(args.columns), args.partitioned_by, args.comment)
+    except (TableDefinitionError, ValueError) as exc:
+        print(f"zerostream localbus: {exc}", file=sys.stderr)
+        return 2
+    if not created:
+        print(f"zerostream localbus: table {args.name} already exists (it is never replaced)", file=sys.stderr)
+        return 1
+    print(f"created table {args.name} in {catalog.path(args.name)}")
+    return 0
+
+
+def drop_table_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+
+    settings, _ = settings_from_args(args)
+    catalog = TableCatalog(settings.data_dir)
+    if not catalog.exists(args.name):
+        print(f"zerostream localbus: table {args.name} does not exist", file=sys.stderr)
+        return 1
+    running = read_state(settings.data_dir)
+    if running:
+        print(f"zerostream localbus: a localbus (pid {running.get('pid')}) serves this data folder and may have "
+              f"{args.name} open; stop it first", file=sys.stderr)  # fmt: skip
+        return 1
+    rows = catalog.describe(args.name).rows
+    if not args.yes:
+        answer = input(f"Delete table {args.name} and its {rows:,} rows? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing deleted.")
+            return 1
+    try:
+        catalog.drop_table(args.name)
+    except UnknownTableError as exc:
+        print(f"zerostream localbus: {exc}", file=sys.stderr)
+        return 1
+    print(f"dropped table {args.name} ({rows:,} rows)")
     return 0
 
 

@@ -177,6 +177,10 @@ def split_table_name(full_name: str) -> tuple[str, str, str]:
 # --- Arrow -------------------------------------------------------------------------------
 
 
+def arrow_type(column_type: ColumnType) -> pa.DataType:
+    return _ARROW_TYPES[column_type]
+
+
 @cache
 def arrow_schema() -> pa.Schema:
     return pa.schema(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,38 @@ class UnknownTableError(LookupError):
     pass
 
 
+class TableDefinitionError(ValueError):
+    """A column list localbus cannot make a table of; the message names the column and what it can write."""
+
+
+_TYPE_ALIASES = {"LONG": "BIGINT", "INTEGER": "INT"}
+_COLUMN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z]+)\s*(NOT\s+NULL)?\s*$", re.IGNORECASE)
+
+
+def parse_columns(text: str) -> pa.Schema:
+    """`"device_name STRING NOT NULL, temp INT, humidity BIGINT"` as an Arrow schema, in Databricks SQL types."""
+    supported = ", ".join(t.value for t in schema.ColumnType)
+    fields: list[pa.Field] = []
+    for part in text.split(","):
+        if not part.strip():
+            raise TableDefinitionError("an empty column in --columns (two commas in a row?)")
+        m = _COLUMN.match(part)
+        if not m:
+            raise TableDefinitionError(f"cannot read column {part.strip()!r}: write it as NAME TYPE [NOT NULL]")
+        name, type_name, not_null = m.group(1), m.group(2).upper(), bool(m.group(3))
+        type_name = _TYPE_ALIASES.get(type_name, type_name)
+        try:
+            column_type = schema.ColumnType(type_name)
+        except ValueError:
+            raise TableDefinitionError(
+                f"column {name}: localbus cannot write {type_name} columns; it writes {supported}"
+            ) from None
+        if name in {f.name for f in fields}:
+            raise TableDefinitionError(f"column {name} appears twice")
+        fields.append(pa.field(name, schema.arrow_type(column_type), nullable=not not_null))
+    return pa.schema(fields)
+
+
 @dataclass(frozen=True)
 class TableInfo:
     name: str
@@ -52,21 +86,36 @@ class TableCatalog:
 
     def create_sensor_table(self, full_name: str) -> bool:
         """Create the sensor table if missing; True when it was created. Never replaces a table."""
+        return self.create_table(full_name, schema.arrow_schema(), [schema.PARTITION_COLUMN], schema.TABLE_COMMENT)
+
+    def create_table(
+        self, full_name: str, table_schema: pa.Schema, partition_by: list[str] | None = None, description: str = ""
+    ) -> bool:
+        """Create a table of any columns if missing; True when it was created. Never replaces a table."""
+        schema.split_table_name(full_name)
+        for column in partition_by or []:
+            if column not in table_schema.names:
+                raise TableDefinitionError(f"cannot partition by {column}: the table has no such column")
         path = self.path(full_name)
         if self.exists(full_name):
             return False
         path.mkdir(parents=True, exist_ok=True)
+        configuration = dict(TABLE_CONFIGURATION)
+        if table_schema != schema.arrow_schema():  # those statistics columns are the sensor table's
+            configuration.pop("delta.dataSkippingStatsColumns")
         DeltaTable.create(
-            str(path),
-            schema.arrow_schema(),
-            mode="ignore",
-            partition_by=[schema.PARTITION_COLUMN],
-            name=full_name,
-            description=schema.TABLE_COMMENT,
-            configuration=TABLE_CONFIGURATION,
-        )
+            str(path), table_schema, mode="ignore", partition_by=partition_by or None, name=full_name,
+            description=description, configuration=configuration,
+        )  # fmt: skip
         log.info("created table %s at %s", full_name, path)
         return True
+
+    def drop_table(self, full_name: str) -> None:
+        """Delete a table and its data (the caller asks the user first)."""
+        if not self.exists(full_name):
+            raise UnknownTableError(f"table {full_name} does not exist")
+        shutil.rmtree(self.path(full_name))
+        log.info("dropped table %s", full_name)
 
     def open(self, full_name: str) -> DeltaTable:
         if not self.exists(full_name):
