@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument(
         "--vacuum-retention-hours", type=int, default=1, help="keep replaced data files this many hours (default 1)"
     )
+    serve.add_argument("--oauth-port", type=int, default=0,
+                       help="port of the workspace token endpoint, for OAuth (default: any free port)")  # fmt: skip
+    serve.add_argument("--token-ttl", type=int, default=3600, help="lifetime of the OAuth tokens it issues (s)")
     serve.set_defaults(func=serve_cmd)
     tables = lb.add_parser("tables", help="list the local tables")
     tables.add_argument("--columns", action="store_true", help="with each table's columns")
@@ -47,6 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     drop.set_defaults(func=drop_table_cmd)
     token = lb.add_parser("token", help="print the bearer token clients must send")
     token.set_defaults(func=token_cmd)
+    principal = lb.add_parser("principal", help="local service principals, for OAuth client credentials")
+    pa = principal.add_subparsers(dest="principal_command", metavar="ACTION", required=True)
+    create_p = pa.add_parser("create", help="a new principal: prints its client id and secret once")
+    create_p.add_argument("name")
+    create_p.set_defaults(func=principal_create_cmd)
+    pa.add_parser("list", help="the principals (names and client ids)").set_defaults(func=principal_list_cmd)
+    delete_p = pa.add_parser("delete", help="remove a principal")
+    delete_p.add_argument("client_id")
+    delete_p.set_defaults(func=principal_delete_cmd)
 
 
 def _token(settings: Settings) -> str:
@@ -71,6 +83,8 @@ def serve_cmd(args: argparse.Namespace) -> int:
         port=args.port,
         tls=not args.insecure_loopback,
         stream_lifetime_s=args.stream_lifetime,
+        oauth_port=args.oauth_port,
+        token_ttl_s=args.token_ttl,
         writer=WriterConfig(
             flush_records=args.flush_records, flush_ms=args.flush_ms, vacuum_retention_hours=args.vacuum_retention_hours
         ),
@@ -97,10 +111,17 @@ async def _serve(bus: object, settings: Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     print(f"localbus listening on {bus.endpoint}")
-    print(f"  table:   {settings.full_table_name} in {settings.data_dir / 'tables'}")
+    print(f"  table:         {settings.full_table_name} in {settings.data_dir / 'tables'}")
     if bus.tls_files:
-        print(f"  TLS CA:  {bus.tls_files.ca_cert}  (clients: SSL_CERT_FILE={bus.tls_files.ca_cert})")
-    print("  token:   `zerostream localbus token` prints it; send it as 'authorization: Bearer <token>'")
+        print(f"  TLS CA:        {bus.tls_files.ca_cert}  (clients: SSL_CERT_FILE={bus.tls_files.ca_cert})")
+    print("  token:         `zerostream localbus token` prints it; send it as 'authorization: Bearer <token>'")
+    print(f"  workspace URL: {bus.workspace_url}  (OAuth client credentials: POST /oidc/v1/token)")
+    print("For the official ZeroBus SDK's examples (a principal from `zerostream localbus principal create`):")
+    print(f"  export ZEROBUS_SERVER_ENDPOINT={bus.endpoint} DATABRICKS_WORKSPACE_URL={bus.workspace_url}")
+    print(f"  export ZEROBUS_TABLE_NAME={settings.full_table_name}")
+    print("  export DATABRICKS_CLIENT_ID=... DATABRICKS_CLIENT_SECRET=...")
+    if bus.tls_files:
+        print(f"  export SSL_CERT_FILE={bus.tls_files.ca_cert}")
     sys.stdout.flush()
     await stop.wait()
     print("localbus stopping: committing and acknowledging what it holds")
@@ -199,4 +220,43 @@ def token_cmd(args: argparse.Namespace) -> int:
         )
         return 2
     print(_token(settings))
+    return 0
+
+
+def principal_create_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.oauth import Principals, principal_secret_key
+
+    settings, _ = settings_from_args(args)
+    client_id, secret = Principals(settings.data_dir).create(args.name)
+    store = open_secret_store()
+    store.set(principal_secret_key(client_id), secret)
+    kept = "kept in the keyring" if store.persistent else "not kept anywhere (no OS keyring here): copy it now"
+    print(f"created principal {args.name}")
+    print(f"  DATABRICKS_CLIENT_ID={client_id}")
+    print(f"  DATABRICKS_CLIENT_SECRET={secret}")
+    print(f"The secret is shown once and {kept}; only a hash of it is on disk.")
+    return 0
+
+
+def principal_list_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.oauth import Principals
+
+    settings, _ = settings_from_args(args)
+    found = Principals(settings.data_dir).list()
+    if not found:
+        print("no principals (`zerostream localbus principal create NAME` makes one)")
+    for client_id, info in found.items():
+        print(f"{client_id}  {info['name']:<24} created {info['created']}")
+    return 0
+
+
+def principal_delete_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.oauth import Principals, principal_secret_key
+
+    settings, _ = settings_from_args(args)
+    if not Principals(settings.data_dir).delete(args.client_id):
+        print(f"zerostream localbus: no principal {args.client_id}", file=sys.stderr)
+        return 1
+    open_secret_store().delete(principal_secret_key(args.client_id))
+    print(f"deleted principal {args.client_id} (tokens already issued to it expire on their own)")
     return 0

@@ -1,6 +1,7 @@
 """The localbus gRPC server: `databricks.zerobus.Zerobus/EphemeralStream` over grpc.aio.
 
-Per stream: check the bearer token, send response headers at once (the SDK waits for them before
+Per stream: check the bearer token (localbus's own, or an OAuth token its token endpoint issued,
+scoped to tables: see oauth.py), send response headers at once (the SDK waits for them before
 sending create_stream), validate create_stream against the table, then read records, hand them to
 the group-commit writer and send cumulative acks as commits land. Bad input ends the stream with
 a non-retriable status naming the problem; what was acknowledged before stays.
@@ -23,6 +24,14 @@ from typing import Any
 import grpc
 
 from zerostream_desktop.localbus import protocol
+from zerostream_desktop.localbus.oauth import (
+    DEFAULT_TTL_S,
+    TOKEN_PREFIX,
+    OAuthServer,
+    Principals,
+    TokenError,
+    TokenIssuer,
+)
 from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
 from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
 from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
@@ -49,6 +58,9 @@ class ServerConfig:
     tls: bool = True
     stream_lifetime_s: float = 900.0  # the service closes streams about every 15 minutes
     writer: WriterConfig = field(default_factory=WriterConfig)
+    oauth: bool = True  # serve the workspace token endpoint (loopback HTTP) for OAuth client credentials
+    oauth_port: int = 0
+    token_ttl_s: int = DEFAULT_TTL_S
 
 
 _CLOSE: Any = object()  # marker: drain the acks, then close the stream
@@ -76,6 +88,13 @@ class LocalBus:
         self._lock_fd: int | None = None
         self._streams: set[_Stream] = set()
         self._stopping = False
+        self.issuer = TokenIssuer(config.token_ttl_s)
+        self.oauth: OAuthServer | None = None
+
+    @property
+    def workspace_url(self) -> str | None:
+        """Where the token endpoint is (DATABRICKS_WORKSPACE_URL for the SDK's examples)."""
+        return self.oauth.url if self.oauth else None
 
     @property
     def endpoint(self) -> str:
@@ -121,6 +140,9 @@ class LocalBus:
             self.port = server.add_insecure_port(address)
         await server.start()
         self._server = server
+        if self.config.oauth:
+            self.oauth = OAuthServer(Principals(self.config.data_dir), self.issuer, port=self.config.oauth_port)
+            self.oauth.start()
         self._write_state()
         log.info("localbus listening on %s", self.endpoint)
         return self.port
@@ -131,6 +153,7 @@ class LocalBus:
             "endpoint": self.endpoint,
             "tls": self.config.tls,
             "ca_cert": str(self.tls_files.ca_cert) if self.tls_files else None,
+            "workspace_url": self.workspace_url,
         }
         path = Path(self.config.data_dir) / STATE_FILE
         tmp = path.with_suffix(".tmp")
@@ -148,6 +171,8 @@ class LocalBus:
             await self._server.stop(grace=1.0)
         if self.writer:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
+        if self.oauth is not None:
+            self.oauth.stop()
         (Path(self.config.data_dir) / STATE_FILE).unlink(missing_ok=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -161,13 +186,20 @@ class LocalBus:
         self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         metadata = dict(context.invocation_metadata() or ())
-        if metadata.get("authorization") != f"Bearer {self.config.token}":
+        auth = str(metadata.get("authorization") or "")
+        tables: list[str] | None = None  # the tables an OAuth token grants; None: localbus's own token, any table
+        if auth.startswith(f"Bearer {TOKEN_PREFIX}"):
+            try:
+                tables = list(self.issuer.check(auth.removeprefix("Bearer "))["tables"])
+            except TokenError as exc:
+                await context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
+        elif auth != f"Bearer {self.config.token}":
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token for localbus")
         if self._stopping:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "localbus is shutting down; retry shortly")
         await context.send_initial_metadata(())
         assert self.writer is not None
-        stream = _Stream(self, requests)
+        stream = _Stream(self, requests, tables)
         self._streams.add(stream)
         try:
             async for response in stream.run():
@@ -183,9 +215,10 @@ class LocalBus:
 class _Stream:
     """One EphemeralStream RPC."""
 
-    def __init__(self, bus: LocalBus, requests: AsyncIterator[Any]) -> None:
+    def __init__(self, bus: LocalBus, requests: AsyncIterator[Any], tables: list[str] | None = None) -> None:
         self.bus = bus
         self.requests = requests
+        self.tables = tables
         self.stream_id = str(uuid.uuid4())
         self.finished = asyncio.Event()
         self._out: asyncio.Queue[Any] = asyncio.Queue()
@@ -241,6 +274,9 @@ class _Stream:
             raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be create_stream")
         req = first.create_stream
         table = req.table_name
+        if self.tables is not None and table not in self.tables:
+            raise _StreamAbort(grpc.StatusCode.PERMISSION_DENIED,
+                               f"the access token does not grant access to table {table}")  # fmt: skip
         try:
             table_schema = self.bus.catalog.arrow_schema(table)
         except (UnknownTableError, ValueError) as exc:
