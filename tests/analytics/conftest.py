@@ -92,6 +92,28 @@ def through_localbus(root: Path, rows: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def workspace_tls(rows):
+    """The same warehouse over HTTPS (a local CA, a port other than 443): the connector's Thrift transport.
+
+    The CA is trusted the way a user behind their own CA does it: REQUESTS_CA_BUNDLE, which the SDK
+    (requests) reads and the warehouse backend hands the connector too."""
+    import os
+
+    with serve_workspace(tls=True) as ws:
+        ws.add_warehouse("zerostream_warehouse")
+        ws.engine.load_table(TABLE, dataset.arrow(rows))
+        before = os.environ.get("REQUESTS_CA_BUNDLE")
+        os.environ["REQUESTS_CA_BUNDLE"] = ws.ca_file
+        try:
+            yield ws
+        finally:
+            if before is None:
+                os.environ.pop("REQUESTS_CA_BUNDLE", None)
+            else:
+                os.environ["REQUESTS_CA_BUNDLE"] = before
+
+
+@pytest.fixture(scope="session")
 def workspace(rows):
     """An emulated workspace with a running SQL warehouse holding the rows."""
     with serve_workspace() as ws:
@@ -168,7 +190,9 @@ def lakebase_backend(ws, server: PostgresServer, **kwargs) -> LakebaseAnalytics:
     return LakebaseAnalytics(workspace_client(ws), instance, db, schema_name, table, port=server.port, **kwargs)
 
 
-@pytest.fixture(scope="session", params=["local-incremental", "local-full", "localbus", "warehouse", "lakebase"])
+@pytest.fixture(
+    scope="session", params=["local-incremental", "local-full", "localbus", "warehouse", "warehouse-thrift", "lakebase"]
+)
 def backend(request, rows, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     if request.param == "local-incremental":
@@ -180,6 +204,10 @@ def backend(request, rows, tmp_path_factory):
     elif request.param == "warehouse":
         ws = request.getfixturevalue("workspace")
         b = WarehouseAnalytics(workspace_client(ws), next(iter(ws.warehouses)), TABLE)
+    elif request.param == "warehouse-thrift":
+        ws = request.getfixturevalue("workspace_tls")
+        b = WarehouseAnalytics(workspace_client(ws), next(iter(ws.warehouses)), TABLE)
+        assert not b._use_sea and ws.base_url.startswith("https://localhost:")  # noqa: SLF001
     else:
         b = lakebase_backend(request.getfixturevalue("lakebase_workspace"), request.getfixturevalue("postgres"))
     yield b

@@ -55,6 +55,7 @@ OTHER_CLIENTS = {
     ("GET", "/oidc/.well-known/oauth-authorization-server"): "databricks-sdk's oauth-m2m (get_workspace_endpoints)",
     ("POST", "/oidc/v1/token"): "the token endpoint the discovery names; the ZeroBus SDK's Rust core asks it directly",
     ("GET", "/_emulator/results/{}/{}"): "the emulator's own: presigned EXTERNAL_LINKS result chunks",
+    ("POST", "/sql/1.0/warehouses/{}"): "the SQL connector's Thrift backend (THttpClient posts to the http_path)",
 }
 
 

@@ -14,7 +14,7 @@ from databricks.sdk.service import database, sql
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.emulators.workspace import deployments, oauth, provisioning
+from tests.emulators.workspace import deployments, oauth, provisioning, thrift
 from tests.emulators.workspace.state import ApiError, ExecuteRequest, Statement, Workspace
 
 CHUNK_ROWS = 100_000
@@ -66,8 +66,26 @@ def create_app(ws: Workspace) -> FastAPI:
     api.include_router(_database(ws))
     api.include_router(provisioning.router(ws))
     api.include_router(deployments.router(ws))
+    api.include_router(_thrift(ws))
     app.include_router(api)
     return app
+
+
+def _thrift(ws: Workspace) -> APIRouter:
+    """The warehouse's Thrift endpoint (the connector's transport for https hosts): see thrift.py."""
+    r = APIRouter()
+    ws.thrift = thrift.Handler(ws)
+
+    @r.post("/sql/1.0/warehouses/{wid}")
+    async def thrift_call(wid: str, request: Request) -> Response:
+        w = ws.warehouse(wid)  # 404 for an unknown warehouse
+        if w.info.state is not sql.State.RUNNING:
+            state = w.info.state.value if w.info.state else "?"
+            raise ApiError(503, "TEMPORARILY_UNAVAILABLE", f"Warehouse {wid} is {state}; retry when it runs.")
+        body = await request.body()
+        return Response(thrift.process(ws.thrift, body), media_type="application/x-thrift")
+
+    return r
 
 
 def _identity(ws: Workspace) -> APIRouter:

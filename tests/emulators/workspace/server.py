@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
@@ -16,7 +17,8 @@ from tests.emulators.workspace.state import Workspace
 
 
 @contextmanager
-def serve_workspace(workspace: Workspace | None = None, port: int = 0) -> Iterator[Workspace]:
+def serve_workspace(workspace: Workspace | None = None, port: int = 0, tls: bool = False) -> Iterator[Workspace]:
+    """The emulator on 127.0.0.1; with `tls`, HTTPS on https://localhost:<port> with a local CA (`ws.ca_file`)."""
     ws = workspace or Workspace()
     scratch = None
     if not ws.apps_dir:
@@ -25,8 +27,18 @@ def serve_workspace(workspace: Workspace | None = None, port: int = 0) -> Iterat
     sock = socket.socket()
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
-    ws.base_url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(create_app(ws), log_level="warning", access_log=False, lifespan="off")
+    ssl: dict[str, str] = {}
+    if tls:
+        from zerostream_desktop.localbus.security import ensure_tls
+
+        files = ensure_tls(Path(ws.apps_dir) / "tls")
+        ssl = {"ssl_certfile": str(files.server_cert), "ssl_keyfile": str(files.server_key)}
+        ws.ca_file = str(files.ca_cert)
+        ws.base_url = f"https://localhost:{port}"
+    else:
+        ws.base_url = f"http://127.0.0.1:{port}"
+    config = uvicorn.Config(create_app(ws), log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1, **ssl)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

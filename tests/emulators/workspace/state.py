@@ -228,6 +228,8 @@ class Workspace:
     apps_dir: str = ""  # where deployed apps run (a temporary folder unless set)
     app_env: dict[str, str] = field(default_factory=dict)  # extra platform environment (e.g. SSL_CERT_FILE)
     app_ready_seconds: float = 90.0
+    thrift: Any = None  # the Thrift handler (thrift.py), for tests to look at the calls
+    ca_file: str = ""  # with TLS: the CA that signed the emulator's certificate
 
     def stop_apps(self) -> None:
         for deps in self.deployments.values():

@@ -5,14 +5,16 @@ the SDK config's header factory, so whatever signed the workspace call signs the
 come back as Arrow. A warehouse that is stopped is started, and until it runs every call raises
 `NotReadyError` at once instead of blocking a dashboard refresh for minutes.
 
-Transport: the connector's default Thrift backend for `https` workspaces; its Statement Execution
-(REST) backend, `use_sea`, where the host is plain `http` (the workspace emulator the tests use:
-Thrift needs HTTPS and a Thrift server). The queries, parameters and Arrow handling are the same.
+Transport: the connector's default Thrift backend for `https` workspaces (on the host's own port,
+443 unless the URL names another), trusting the CA bundle the user gave the SDK through
+REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) as well; its Statement Execution (REST) backend, `use_sea`,
+where the host is plain `http`. The queries, parameters and Arrow handling are the same.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -113,8 +115,11 @@ class WarehouseAnalytics(SqlBackend):
         kwargs: dict[str, Any] = {}
         if parts.scheme == "http":
             kwargs.update(server_hostname=f"http://{parts.hostname}", _port=parts.port or 80)
-        else:
-            kwargs.update(server_hostname=parts.netloc)
+        else:  # the connector adds the port itself: the host alone, and its port
+            kwargs.update(server_hostname=parts.hostname, _port=parts.port or 443)
+            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
+            if ca_bundle:
+                kwargs["_tls_trusted_ca_file"] = ca_bundle
         return dbsql.connect(
             **kwargs,
             http_path=f"/sql/1.0/warehouses/{self.warehouse_id}",
