@@ -3,6 +3,11 @@ for a while, selects a device, then a client on the dashboard (its track on the 
 Settings dialog, and saves PNGs of each.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--seconds 8]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --first-run [--out docs/screenshots]
+
+`--first-run` is what a newcomer sees: a fresh data folder and the default settings, the window before
+Start, then ten seconds after Start (both tabs), then a device's track on the offline map at city zoom
+(there are no map tiles here, which is also what a user without network sees).
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long to stream before the shots")
+    parser.add_argument("--first-run", action="store_true", help="the first-run set (default settings)")
     args = parser.parse_args()
+    if args.first_run:
+        first_run(Path(args.out))
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data_dir = Path(tempfile.mkdtemp(prefix="zerostream-shots-"))
@@ -91,6 +100,60 @@ def main() -> None:
     QTimer.singleShot(int(args.seconds * 1000), select_and_shoot)
     try:
         zs_app.run_app(settings, start=True)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def first_run(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="zerostream-first-run-"))
+    settings = load_settings({"data_dir": data_dir, "sim_seed": 7}, environ={}, search_dirs=[])  # defaults otherwise
+    qapp = QApplication.instance() or QApplication([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(data_dir / "qsettings"))
+
+    def window():
+        return next(w for w in qapp.topLevelWidgets() if hasattr(w, "simulator"))
+
+    def before_start() -> None:
+        win = window()
+        win.resize(1400, 860)
+        win.grab().save(str(out / "first-run-1-before-start.png"))
+        win.tabs.setCurrentWidget(win.dashboard)
+        QTimer.singleShot(800, dashboard_before)
+
+    def dashboard_before() -> None:
+        win = window()
+        win.grab().save(str(out / "first-run-2-dashboard-before-start.png"))
+        win.tabs.setCurrentWidget(win.simulator)
+        win.start_action.trigger()  # Ctrl+R
+        QTimer.singleShot(10_000, after_ten_seconds)
+
+    def after_ten_seconds() -> None:
+        win = window()
+        win.grab().save(str(out / "first-run-3-ten-seconds-after-start.png"))
+        win.tabs.setCurrentWidget(win.dashboard)
+        win.dashboard.map.track_drawn.connect(lambda info: QTimer.singleShot(1500, city_zoom))
+        QTimer.singleShot(1500, lambda: win.dashboard.table.selectRow(0))
+
+    def city_zoom() -> None:
+        if getattr(city_zoom, "done", False):
+            return
+        city_zoom.done = True  # type: ignore[attr-defined]
+        win = window()
+        win.grab().save(str(out / "first-run-4-dashboard-ten-seconds.png"))
+        win.dashboard.map.page().runJavaScript("map.setZoom(11); 1")
+        QTimer.singleShot(2000, shoot_map)
+
+    def shoot_map() -> None:
+        win = window()
+        win.dashboard.map.grab().save(str(out / "first-run-5-offline-map-city-zoom.png"))
+        print(f"saved the first-run set in {out}")
+        win.close()
+
+    QTimer.singleShot(3000, before_start)
+    try:
+        zs_app.run_app(settings, start=False)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -97,8 +97,71 @@ function offlineLayer() {
     L.polyline([[-85, lon], [85, lon]], { color: "#9fb4c4", weight: 0.6, interactive: false }).addTo(group);
     L.marker([-60, lon + 1], { interactive: false, icon: L.divIcon({ className: "grid-label", html: `${Math.abs(lon)}°${lon < 0 ? "W" : lon > 0 ? "E" : ""}`, iconSize: null }) }).addTo(group);
   }
+  placesLayer.addTo(group);
   return group;
 }
+
+// --- named places (GeoNames, 5,000+ people) on the offline basemap: enough to know where a fleet is ---
+
+const PLACE_LABELS = 60; // at most this many names at once, the largest places in view first
+const placesLayer = L.layerGroup();
+let places = null; // columns: name, country, population, lon, lat (largest first)
+let placesShown = [];
+
+function placeThreshold(zoom) {
+  if (zoom < 5) return Infinity;
+  if (zoom < 7) return 500000;
+  if (zoom < 9) return 50000;
+  if (zoom < 11) return 15000;
+  return 0;
+}
+
+function drawPlaces() {
+  placesLayer.clearLayers();
+  placesShown = [];
+  if (!places) return;
+  const zoom = map.getZoom();
+  const least = placeThreshold(zoom);
+  const bounds = map.getBounds().pad(0.05);
+  const taken = []; // label boxes already placed, in pixels: a name that would overlap one is left out
+  for (let i = 0; i < places.name.length && placesShown.length < PLACE_LABELS; i++) {
+    if (places.population[i] < least) break; // largest first: the rest are smaller
+    const at = L.latLng(places.lat[i], places.lon[i]);
+    if (!bounds.contains(at)) continue;
+    const p = map.latLngToContainerPoint(at);
+    const box = { x0: p.x - 4, y0: p.y - 4, x1: p.x + 10 + places.name[i].length * 6.5, y1: p.y + 18 };
+    if (taken.some((b) => box.x0 < b.x1 && b.x0 < box.x1 && box.y0 < b.y1 && b.y0 < box.y1)) continue;
+    taken.push(box);
+    placesShown.push(places.name[i]);
+    L.circleMarker(at, { radius: zoom >= 9 ? 3 : 2, color: "#5d5d5d", weight: 1, fillColor: "#fff", fillOpacity: 1,
+                         interactive: false }).addTo(placesLayer);
+    const label = document.createElement("span");
+    label.textContent = places.name[i]; // a name is text, never HTML
+    L.marker(at, { interactive: false, icon: L.divIcon({ className: "place-label", html: label, iconSize: null }) })
+      .addTo(placesLayer);
+  }
+  report("places", { zoom, shown: placesShown.length });
+}
+
+function loadPlaces() {
+  const request = new XMLHttpRequest();
+  request.open("GET", new URL("vendor/places/places.json", MAP_BASE));
+  request.onload = () => {
+    try {
+      places = JSON.parse(request.responseText);
+      map.attributionControl.addAttribution("Places: GeoNames (CC BY 4.0)");
+      drawPlaces();
+    } catch (err) {
+      report("error", { where: "offline places", message: String(err) });
+    }
+  };
+  request.onerror = () => report("error", { where: "offline places", message: "cannot read the places file" });
+  request.send();
+}
+
+placesLayer.on("add", () => { if (!places) loadPlaces(); else drawPlaces(); });
+map.on("moveend", () => { if (map.hasLayer(placesLayer)) drawPlaces(); });
+window.zerostreamPlaces = () => placesShown.slice(); // what the offline map names now (tests, screenshots)
 
 // --- a canvas layer that draws many points fast and finds the one under the cursor ---------------
 

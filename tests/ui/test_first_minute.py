@@ -81,3 +81,17 @@ def test_help_lists_the_shortcuts_and_about_names_the_sdks(window):
         assert line in shortcuts
     about = window.about_text()
     assert "databricks-zerobus-ingest-sdk 1." in about and "deltalake" in about and "Python 3." in about
+
+
+def test_help_opens_the_guides_sections_in_the_app(window, qtbot):
+    from zerostream_desktop.ui.readme_view import SECTIONS
+
+    for text, heading in SECTIONS:
+        assert window.guide_actions[heading].text() == f"{text}…"
+        dialog = window.open_guide(heading)
+        qtbot.addWidget(dialog)
+        shown = dialog.browser.toPlainText()
+        assert shown.startswith(heading), shown[:80]  # that section, from its heading on
+        assert len(shown) > 400 and "not part of this installation" not in shown
+        dialog.close()
+    assert "zerostream localbus create-table" in window.open_guide("The local stack").browser.toPlainText()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 
 import pytest
 
@@ -41,6 +43,31 @@ def track(n: int, cid: str = "dev-1") -> Track:
 def test_no_tiles_here_means_the_offline_basemap_with_attribution(view, qtbot):
     qtbot.waitUntil(lambda: view.basemap == "offline", timeout=15_000)
     assert "Natural Earth" in js(qtbot, view, "document.querySelector('.leaflet-control-attribution').textContent")
+
+
+def test_offline_at_city_zoom_the_towns_around_are_named(view, qtbot):
+    """Where a city fleet drives, the offline basemap names the places around it (GeoNames, 5,000+ people)."""
+    qtbot.waitUntil(lambda: view.basemap == "offline", timeout=15_000)
+    js(qtbot, view, "map.setView([48.85, 2.35], 11); 1")
+    shown = named(qtbot, view, lambda names: "Paris" in names)
+    assert "Boulogne-Billancourt" in shown and len(shown) <= 60  # towns around it too, never a clutter
+    labels = json.loads(js(qtbot, view, "JSON.stringify(Array.from(document.querySelectorAll('.place-label'), "
+                                        "e => e.textContent))"))
+    assert sorted(labels) == sorted(shown)
+    assert "GeoNames" in js(qtbot, view, "document.querySelector('.leaflet-control-attribution').textContent")
+    js(qtbot, view, "map.setView([30, 0], 2); 1")  # the world: countries and the grid, no names
+    assert named(qtbot, view, lambda names: not names) == []
+
+
+def named(qtbot, view, until, timeout_s: float = 10.0) -> list[str]:
+    """The places the offline map names, once `until(names)` holds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        names = json.loads(js(qtbot, view, "JSON.stringify(zerostreamPlaces())"))
+        if until(names) or time.monotonic() > deadline:
+            assert until(names), names
+            return names
+        qtbot.wait(200)
 
 
 def test_a_track_is_drawn_with_start_and_end_and_a_popup_per_point(view, qtbot):

@@ -45,3 +45,31 @@ def resource_path(*parts: str) -> Path:
         if path.exists():
             return path
     raise FileNotFoundError(f"resource {'/'.join(parts)} not found under {[str(c) for c in candidates]}")
+
+
+def readme_path() -> Path | None:
+    """The README (the user guide), from a source checkout or a PyInstaller bundle; None if not shipped."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    here = Path(__file__).resolve()
+    for candidate in ([Path(bundle) / "README.md"] if bundle else []) + [here.parents[2] / "README.md"]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def readme_section(heading: str) -> str | None:
+    """The README's `## ` section whose title starts with `heading`, as Markdown; None when not found."""
+    path = readme_path()
+    if path is None:
+        return None
+    out: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            if out:
+                break
+            if line[3:].startswith(heading):
+                out.append(line)
+            continue
+        if out:
+            out.append(line)
+    return "\n".join(out) if out else None

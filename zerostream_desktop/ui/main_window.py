@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDialog, QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget, QWidget
 
 from zerostream_desktop import __version__
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher
@@ -111,6 +111,15 @@ class MainWindow(QMainWindow):
         shortcuts = QAction("&Keyboard Shortcuts", self, shortcut=QKeySequence("F1"))
         shortcuts.triggered.connect(self._shortcuts)
         help_menu.addAction(shortcuts)
+        from zerostream_desktop.ui.readme_view import SECTIONS
+
+        self.guide_actions: dict[str, QAction] = {}
+        for text, heading in SECTIONS:
+            guide = QAction(f"{text}…", self)
+            guide.triggered.connect(lambda _=False, h=heading: self.open_guide(h))
+            help_menu.addAction(guide)
+            self.guide_actions[heading] = guide
+        help_menu.addSeparator()
         diagnostics = QAction("Save &Diagnostics…", self)
         diagnostics.triggered.connect(self.save_diagnostics)
         help_menu.addAction(diagnostics)
@@ -289,6 +298,14 @@ class MainWindow(QMainWindow):
                     lines.append(f"{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText):<16} "
                                  f"{menu_action.text().replace('&', '')} > {name}")  # fmt: skip
         return "\n".join(lines)
+
+    def open_guide(self, heading: str) -> QDialog:
+        """Help > a section of the user guide (the README), in a window of its own."""
+        from zerostream_desktop.ui.readme_view import ReadmeDialog
+
+        dialog = ReadmeDialog(heading, self)
+        dialog.open()
+        return dialog
 
     def _about(self) -> None:
         QMessageBox.about(self, "About ZeroStream", self.about_text())
