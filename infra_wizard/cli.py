@@ -9,6 +9,7 @@ from typing import Any
 
 from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, apply, destroy, plan
 from infra_wizard.steps import all_steps
+from zerostream_desktop.core.arguments import ranged
 
 SYMBOLS = {
     Status.EXISTS: "=", Status.MISSING: "+", Status.DRIFT: "!", Status.SKIPPED: "-", Status.CREATED: "+",
@@ -36,7 +37,9 @@ def print_result(r: StepResult, out: Any = None) -> None:
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="profile in ~/.databrickscfg (default DATABRICKS_CONFIG_PROFILE)")
     p.add_argument("--host", help="workspace URL (default DATABRICKS_HOST)")
-    p.add_argument("--timeout", type=float, default=60.0, help="give up on an unanswered workspace call (s)")
+    p.add_argument(
+        "--timeout", type=ranged(float, 1, 3_600, "s"), default=60.0, help="give up on an unanswered workspace call (s)"
+    )
 
 
 def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.fleet import Fleet, ModeMix, TraceError, load_trace
 from zerostream_desktop.core.settings import Settings, Sourced, resolve_settings
@@ -23,13 +24,15 @@ def settings_from_args(args: argparse.Namespace, **flags: Any) -> tuple[Settings
 
 
 def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=int, help="number of devices (default SIM_DEVICES)")
-    p.add_argument("--interval-ms", type=int, help="per-device interval (default STREAM_INTERVAL_MS)")
-    p.add_argument("--seed", type=int, help="simulator seed (default SIM_SEED, else random)")
+    p.add_argument("--devices", type=ranged(int, 0, 10_000), help="number of devices (default SIM_DEVICES)")
+    p.add_argument(
+        "--interval-ms", type=ranged(int, 10, 3_600_000, "ms"), help="per-device interval (default STREAM_INTERVAL_MS)"
+    )
+    p.add_argument("--seed", type=ranged(int, 0, 2**63 - 1), help="simulator seed (default SIM_SEED, else random)")
     p.add_argument("--region", help="'world', city names, or south,west,north,east")
     p.add_argument("--mode-mix", help="e.g. walking=4,cycling=2,driving=4")
     p.add_argument("--trace", help="GPX, GeoJSON or CSV track for every device to replay")
-    p.add_argument("--time-scale", type=float, default=1.0, help="trace replay speed (default 1x)")
+    p.add_argument("--time-scale", type=ranged(float, 0.01, 1000), default=1.0, help="trace replay speed (default 1x)")
 
 
 def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:

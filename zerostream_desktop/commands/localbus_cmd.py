@@ -10,6 +10,7 @@ import signal
 import sys
 
 from zerostream_desktop.commands.common import settings_from_args
+from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.secrets import open_secret_store
 from zerostream_desktop.core.settings import Settings
 
@@ -21,17 +22,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lb = p.add_subparsers(dest="localbus_command", metavar="ACTION", required=True)
     serve = lb.add_parser("serve", help="run the endpoint until interrupted")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    serve.add_argument("--port", type=ranged(int, 0, 65535), default=0, help="port (default: any free port)")
     serve.add_argument("--insecure-loopback", action="store_true", help="plaintext HTTP/2, loopback only")
-    serve.add_argument("--flush-records", type=int, default=10_000, help="commit when this many rows wait")
-    serve.add_argument("--flush-ms", type=int, default=50, help="commit when the oldest row waited this long")
-    serve.add_argument("--stream-lifetime", type=float, default=900.0, help="seconds before a stream is asked to move")
     serve.add_argument(
-        "--vacuum-retention-hours", type=int, default=1, help="keep replaced data files this many hours (default 1)"
+        "--flush-records", type=ranged(int, 1, 1_000_000), default=10_000, help="commit when this many rows wait"
     )
-    serve.add_argument("--oauth-port", type=int, default=0,
+    serve.add_argument(
+        "--flush-ms", type=ranged(int, 0, 60_000, "ms"), default=50, help="commit when the oldest row waited this long"
+    )
+    serve.add_argument(
+        "--stream-lifetime",
+        type=ranged(float, 1, 86_400, "s"),
+        default=900.0,
+        help="seconds before a stream is asked to move",
+    )
+    serve.add_argument(
+        "--vacuum-retention-hours",
+        type=ranged(int, 0, 8_760),
+        default=1,
+        help="keep replaced data files this many hours (default 1)",
+    )
+    serve.add_argument("--oauth-port", type=ranged(int, 0, 65535), default=0,
                        help="port of the workspace token endpoint, for OAuth (default: any free port)")  # fmt: skip
-    serve.add_argument("--token-ttl", type=int, default=3600, help="lifetime of the OAuth tokens it issues (s)")
+    serve.add_argument(
+        "--token-ttl", type=ranged(int, 1, 86_400, "s"), default=3600, help="lifetime of the OAuth tokens it issues (s)"
+    )
     serve.set_defaults(func=serve_cmd)
     tables = lb.add_parser("tables", help="list the local tables")
     tables.add_argument("--columns", action="store_true", help="with each table's columns")

@@ -12,6 +12,7 @@ import sys
 import time
 
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
+from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.encoding import encode_json, stamp_sent
 
 TICK_S = 0.1
@@ -20,7 +21,9 @@ TICK_S = 0.1
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("simulate", help="print simulated sensor events as JSON lines")
     add_fleet_arguments(p)
-    p.add_argument("--duration", type=float, default=10.0, help="seconds of device time (default 10)")
+    p.add_argument(
+        "--duration", type=ranged(float, 0.1, 604_800, "s"), default=10.0, help="seconds of device time (default 10)"
+    )
     p.add_argument("--realtime", action="store_true", help="pace events at wall-clock speed")
     p.set_defaults(func=run)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
+from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.fleet import Fleet
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
@@ -25,12 +26,23 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("stream", help="stream the simulated fleet to ZeroBus, headless")
     add_fleet_arguments(p)
-    p.add_argument("--duration", type=float, default=60.0, help="seconds to generate events (default 60)")
+    p.add_argument(
+        "--duration",
+        type=ranged(float, 0.1, 604_800, "s"),
+        default=60.0,
+        help="seconds to generate events (default 60)",
+    )
     p.add_argument("--endpoint", choices=("local", "databricks"), help="default ZEROSTREAM_ENDPOINT (local)")
     p.add_argument("--format", choices=("proto", "json"), default="proto", help="record format (default proto)")
-    p.add_argument("--batch-size", type=int, default=1000, help="records per ingest call (default 1000)")
-    p.add_argument("--spool-max", type=int, default=DEFAULT_MAX_RECORDS, help="spool bound, records")
-    p.add_argument("--stop-timeout", type=float, default=30.0, help="seconds to drain the spool at the end")
+    p.add_argument(
+        "--batch-size", type=ranged(int, 1, 100_000), default=1000, help="records per ingest call (default 1000)"
+    )
+    p.add_argument(
+        "--spool-max", type=ranged(int, 1_000, 1_000_000_000), default=DEFAULT_MAX_RECORDS, help="spool bound, records"
+    )
+    p.add_argument(
+        "--stop-timeout", type=ranged(float, 0, 3_600, "s"), default=30.0, help="seconds to drain the spool at the end"
+    )
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no live view")
     p.set_defaults(func=run)

@@ -11,13 +11,18 @@ import sys
 
 from infra_wizard.cli import add_connection_arguments
 from zerostream_desktop.commands.common import UsageError
+from zerostream_desktop.core.arguments import ranged
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("verify", help="check the workspace end to end: sign-in, table, grants, a probe, the apps")
     add_connection_arguments(p)
-    p.add_argument("--probe-events", type=int, default=20, help="events the probe streams (default 20)")
-    p.add_argument("--wait", type=float, default=300.0, help="how long to wait for the probe to show (s)")
+    p.add_argument(
+        "--probe-events", type=ranged(int, 1, 10_000), default=20, help="events the probe streams (default 20)"
+    )
+    p.add_argument(
+        "--wait", type=ranged(float, 1, 7_200, "s"), default=300.0, help="how long to wait for the probe to show (s)"
+    )
     p.set_defaults(func=run)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from infra_wizard.cli import add_connection_arguments
 from zerostream_desktop.commands.common import UsageError, settings_from_args
+from zerostream_desktop.core.arguments import ranged
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 TOKEN_ENV = "ZEROSTREAM_WEBAPPS_TOKEN"  # a fixed token for scripts (a restart keeps open pages signed in)
@@ -31,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = actions.add_parser("serve", help="run them on this machine against the local stack")
     serve.add_argument("--app", choices=("mobile", "dashboard", "both"), default="both", help="which (default both)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument(
+        "--port", type=ranged(int, 0, 65535), default=8765, help="port (default 8765; 0 picks a free one)"
+    )
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     serve.add_argument("--no-token", action="store_true", help="no access token (loopback only; tests, scripts)")
     serve.set_defaults(func=run_serve)
@@ -46,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     deploy.add_argument("--app", choices=("mobile", "dashboard", "both"), default="both", help="which (default both)")
     deploy.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=None,
                         help="the dashboard reads Lakebase (default: when ZEROSTREAM_ANALYTICS=lakebase)")  # fmt: skip
-    deploy.add_argument("--wait", type=float, default=1200.0, help="give up waiting for an app after this (s)")
+    deploy.add_argument(
+        "--wait", type=ranged(float, 1, 7_200, "s"), default=1200.0, help="give up waiting for an app after this (s)"
+    )
     deploy.set_defaults(func=run_deploy)
 
 
