@@ -32,8 +32,6 @@ def run(args: argparse.Namespace) -> int:
     from infra_wizard.verify import Outcome, Verifier
     from zerostream_desktop.core import paths
 
-    if not 1 <= args.probe_events <= 10_000:
-        raise UsageError("--probe-events must be between 1 and 10000")
     try:
         settings, client, store = connect(args)
     except ValueError as exc:

@@ -73,8 +73,6 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--host {args.host} is not a loopback address; add --allow-remote to serve other machines")
     if args.no_token and not is_loopback(args.host):
         raise UsageError("--no-token is for loopback only")
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
     settings, _ = settings_from_args(args)
     token = None if args.no_token else (os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(24))
     app = create_local_app(settings, args.app, token)
