@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from zerostream_desktop import __version__
 from zerostream_desktop.commands.common import UsageError
+from zerostream_desktop.core import paths
 from zerostream_desktop.core.secrets import redact_library_logs
 from zerostream_desktop.core.settings import SettingsError
 
@@ -57,6 +58,7 @@ def _accept_global_options_after_subcommands(parser: argparse.ArgumentParser) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(paths.PRIVATE_UMASK)  # spool, logs, state and tables: this user's alone
     os.environ.setdefault("RUST_LOG", "warn")  # the ZeroBus SDK's INFO lines (read when it loads, below)
     parser = build_parser()
     args = parser.parse_args(argv)

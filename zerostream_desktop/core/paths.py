@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +31,22 @@ def local_table_path(data_dir: Path, full_name: str) -> Path:
 
     catalog, schema_name, table = split_table_name(full_name)
     return Path(data_dir) / "tables" / catalog / schema_name / table
+
+
+PRIVATE_UMASK = 0o077  # what ZeroStream creates is its user's alone (spool, logs, state, keys, tables)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700): made so, or tightened (and said so) if it was not."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(path, 0o700)
+        logging.getLogger(__name__).warning(
+            "%s was open to other users (mode %o); made it private (0700)", path, mode
+        )
+    return path
 
 
 def resource_path(*parts: str) -> Path:

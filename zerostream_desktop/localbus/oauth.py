@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from zerostream_desktop.core.paths import ensure_private_dir
+
 log = logging.getLogger(__name__)
 
 CLIENT_ID_ENV = "ZEROSTREAM_LOCALBUS_CLIENT_ID"
@@ -73,7 +75,7 @@ class Principals:
             return {}
 
     def _save(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o600)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import fcntl
+import hmac
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from typing import Any
 
 import grpc
 
+from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.localbus import protocol
 from zerostream_desktop.localbus.oauth import (
     DEFAULT_TTL_S,
@@ -102,8 +104,7 @@ class LocalBus:
         return f"{'https' if self.config.tls else 'http'}://{host}:{self.port}"
 
     def _take_lock(self) -> None:
-        data_dir = Path(self.config.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = ensure_private_dir(Path(self.config.data_dir))
         fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -193,7 +194,7 @@ class LocalBus:
                 tables = list(self.issuer.check(auth.removeprefix("Bearer "))["tables"])
             except TokenError as exc:
                 await context.abort(getattr(grpc.StatusCode, exc.code), exc.message)
-        elif auth != f"Bearer {self.config.token}":
+        elif not hmac.compare_digest(auth.encode(), f"Bearer {self.config.token}".encode()):  # constant time
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token for localbus")
         if self._stopping:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "localbus is shutting down; retry shortly")

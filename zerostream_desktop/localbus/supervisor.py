@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zerostream_desktop.core.paths import zerostream_command
+from zerostream_desktop.core.paths import ensure_private_dir, zerostream_command
 from zerostream_desktop.localbus.security import TOKEN_ENV
 from zerostream_desktop.localbus.server import read_state
 
@@ -79,7 +79,7 @@ def start_local_stack(
         log.info("reusing localbus at %s (pid %s)", state["endpoint"], state["pid"])
         ca = Path(state["ca_cert"]) if state.get("ca_cert") else None
         return LocalStack(data_dir, state["endpoint"], ca, token, None, log_file)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(log_file.parent)
     env = {**os.environ, TOKEN_ENV: token, "PYTHONUNBUFFERED": "1"}
     with log_file.open("ab") as out:
         # its own session: a Ctrl+C meant for the app does not stop localbus under it; the app stops it itself

@@ -14,7 +14,7 @@ from PySide6.QtGui import QIcon
 
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
-from zerostream_desktop.core.paths import resource_path
+from zerostream_desktop.core.paths import ensure_private_dir, resource_path
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack
 from zerostream_desktop.ui.background import Background
@@ -43,8 +43,8 @@ def _log_to_window_and_file(settings: Settings) -> QtLogHandler:
     window_handler = QtLogHandler()
     window_handler.setLevel(logging.INFO)
     root.addHandler(window_handler)
-    log_dir = settings.data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
+    log_dir = ensure_private_dir(settings.data_dir / "logs")
     file_handler = RotatingFileHandler(log_dir / "zerostream.log", maxBytes=5_000_000, backupCount=3)
     file_handler.setLevel(logging.INFO)
     file_handler.setFormatter(logging.Formatter(FORMAT))

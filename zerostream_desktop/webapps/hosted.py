@@ -19,6 +19,7 @@ import signal
 import sys
 from collections.abc import Mapping
 
+from zerostream_desktop.core.paths import PRIVATE_UMASK
 from zerostream_desktop.core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from zerostream_desktop.webapps.dashboard import create_dashboard_app
     from zerostream_desktop.webapps.mobile import create_mobile_app
 
+    os.umask(PRIVATE_UMASK)  # the spool and logs: the app's alone
     args = sys.argv[1:] if argv is None else argv
     port = int(os.environ.get("DATABRICKS_APP_PORT", "8000"))
     if len(args) == 3 and args[1] == "--port" and args[2].isdigit():  # app.yaml: "--port", "$DATABRICKS_APP_PORT"

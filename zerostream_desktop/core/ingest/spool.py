@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from zerostream_desktop.core.paths import ensure_private_dir
+
 DEFAULT_MAX_RECORDS = 2_000_000
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class Spool:
 
     def __init__(self, path: Path, max_records: int = DEFAULT_MAX_RECORDS) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         self.max_records = max_records
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
@@ -212,8 +214,7 @@ def claim_spool(folder: Path, stem: str, producer: str, max_records: int = DEFAU
     simulator on one data folder) never share a file. A spool left by a producer that died, or by
     an older version (`<stem>.sqlite`), is free to take: it is taken first, so its records go first.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_private_dir(Path(folder))
     spool = None
     for path in (folder / f"{stem}@{producer}{'' if n == 1 else f'-{n}'}.sqlite" for n in range(1, 64)):
         lock = _try_lock(path.with_suffix(".lock"))
