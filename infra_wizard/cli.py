@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
     p.add_argument("--region", help="cloud region, to derive the ZeroBus endpoint when it is not set")
     p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
     p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
+    p.add_argument("--allow-plaintext-keyring", action="store_true",
+                   help="keep the principal's secret in a plain-file keyring backend all the same")  # fmt: skip
     p.set_defaults(func=run)
     return p
 
@@ -64,7 +66,8 @@ def context(args: argparse.Namespace) -> Context:
     settings, workspace, store = connect(args)
     names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region)
     folder = paths.user_config_dir()
-    return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder)
+    return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder,
+                   allow_plaintext_keyring=args.allow_plaintext_keyring)  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

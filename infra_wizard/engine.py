@@ -149,6 +149,7 @@ class Context:
     state: SetupState
     config_dir: Path
     outputs: dict[str, str] = field(default_factory=dict)
+    allow_plaintext_keyring: bool = False  # put a principal's secret in a plain-file keyring all the same
 
 
 class Step(Protocol):

@@ -209,6 +209,14 @@ class ServicePrincipalStep:
                 "start a Secret Service (gnome-keyring, KeePassXC) and run the setup again; the secret is never "
                 "written to a file",
             )
+        plaintext = getattr(ctx.store, "plaintext", None)
+        if plaintext and not ctx.allow_plaintext_keyring:  # checked before a secret exists that could be lost
+            raise SetupError(
+                self.title,
+                f"{' and '.join(made) + ' created; ' if made else ''}the keyring backend {plaintext} keeps secrets "
+                "in a plain file, so the service principal's OAuth secret is not put there",
+                "use an OS keyring (unset PYTHON_KEYRING_BACKEND), or pass --allow-plaintext-keyring to accept it",
+            )
         secret = ctx.workspace.service_principal_secrets_proxy.create(service_principal_id=sp.id or "")
         if not secret.secret:
             raise SetupError(self.title, "the workspace returned no secret")

@@ -192,3 +192,19 @@ def test_an_unreachable_host_is_one_clear_error(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "SQL warehouse" in out and "cannot reach the workspace" in out and "check the host" in out
     assert "Unity Catalog" not in out  # it stops at the first unreachable call
+
+
+def test_a_plain_file_keyring_is_named_and_gets_no_principal_secret_unless_allowed(ws, capsys, monkeypatch, tmp_path):  # noqa: E501
+    from tests.services.keyring import PlaintextKeyring
+    from zerostream_desktop.core import secrets
+
+    store = secrets.KeyringSecretStore(PlaintextKeyring(str(tmp_path / "keyring_pass.cfg")))
+    monkeypatch.setattr(secrets, "open_secret_store", lambda: store)
+    assert store.plaintext == "tests.services.keyring.PlaintextKeyring"
+    assert "plain-text file keyring" in store.description
+    assert setup("apply") == 1
+    out = capsys.readouterr().out
+    assert "keeps secrets in a plain file" in out and "--allow-plaintext-keyring" in out
+    assert not any(ws.sp_secrets.values())  # no secret made that would sit in a plain file
+    assert setup("apply", "--allow-plaintext-keyring") == 0
+    assert store.get(secrets.zerobus_client_secret_key(next(iter(ws.service_principals.values())).application_id))

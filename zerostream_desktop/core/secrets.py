@@ -107,8 +107,26 @@ class MemorySecretStore:
             self._values.pop(key, None)
 
 
+def _backends(backend: keyring.backend.KeyringBackend) -> list[keyring.backend.KeyringBackend]:
+    return list(backend.backends) if isinstance(backend, chainer.ChainerBackend) else [backend]
+
+
+def plaintext_backend(backend: keyring.backend.KeyringBackend) -> str | None:
+    """The name of a backend that keeps secrets in a plain file (keyrings.alt's PlaintextKeyring), else None."""
+    for b in _backends(backend):
+        name = f"{type(b).__module__}.{type(b).__name__}"
+        if "plaintext" in type(b).__name__.lower():
+            return name
+    return None
+
+
 class KeyringSecretStore:
-    """The OS keyring (Secret Service, macOS Keychain, Windows Credential Locker) via `keyring`."""
+    """The OS keyring (Secret Service, macOS Keychain, Windows Credential Locker) via `keyring`.
+
+    A backend chosen by the user that keeps secrets in a plain file (PYTHON_KEYRING_BACKEND set to
+    keyrings.alt's PlaintextKeyring) works, but says so: `plaintext` names it, the description warns,
+    and the setup refuses to put a service principal's secret there unless asked to.
+    """
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None, service: str = SERVICE) -> None:
         self._backend = backend or keyring.get_keyring()
@@ -119,8 +137,16 @@ class KeyringSecretStore:
         return True
 
     @property
+    def plaintext(self) -> str | None:
+        return plaintext_backend(self._backend)
+
+    @property
     def description(self) -> str:
-        return f"OS keyring ({type(self._backend).__module__}.{type(self._backend).__name__})"
+        name = f"{type(self._backend).__module__}.{type(self._backend).__name__}"
+        if self.plaintext:
+            return (f"a plain-text file keyring ({self.plaintext}): secrets stored there can be read by anyone "
+                    "who can read your files")  # fmt: skip
+        return f"OS keyring ({name})"
 
     def get(self, key: str) -> str | None:
         try:
@@ -171,9 +197,18 @@ def keyring_available(backend: keyring.backend.KeyringBackend | None = None) -> 
     return True
 
 
+_warned_plaintext = False
+
+
 def open_secret_store() -> SecretStore:
     """The keyring when there is one, else a session-only store that explains itself."""
+    global _warned_plaintext
     if keyring_available():
-        return KeyringSecretStore()
+        store = KeyringSecretStore()
+        if store.plaintext and not _warned_plaintext:
+            _warned_plaintext = True
+            log.warning("the keyring backend %s keeps secrets in a plain file; use an OS keyring (Secret Service, "
+                        "Keychain, Credential Locker) to keep them encrypted", store.plaintext)  # fmt: skip
+        return store
     log.warning(NO_KEYRING_HELP)
     return MemorySecretStore(reason=NO_KEYRING_HELP)
