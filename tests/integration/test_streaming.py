@@ -264,6 +264,11 @@ def test_stream_brings_back_the_localbus_it_started_when_it_is_killed(tmp_path: 
         assert again is None or again["pid"] != state["pid"]  # the new one was stopped at the end, too
         landed = DeltaTable(str(local_table_path(tmp_path, TABLE))).to_pyarrow_table(columns=["event_id"])
         assert len(set(landed["event_id"].to_pylist())) == summary["generated"]
+        # the SDK's own (Rust) warnings during the outage went to the log file, not over the terminal
+        log = Path(summary["log"]).read_text(errors="replace")
+        assert "WARN" in log, log[-2000:]
+        assert "WARN" not in summary["stderr_tail"], summary["stderr_tail"]
+        assert summary["state_seconds"].get("streaming", 0) > 5
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
 
 from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
@@ -17,6 +21,7 @@ from zerostream_desktop.core.fleet import Fleet
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 
@@ -48,21 +53,48 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+@contextmanager
+def native_output_to(path: Path) -> Iterator[TextIO]:
+    """File descriptors 1 and 2 into `path` while streaming: the ZeroBus SDK's Rust core writes its log
+    there directly (to standard output), past Python's logging. Yields a stream to the real terminal
+    (standard error) for the live view and messages; the summary is printed after, to standard output."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for fd in saved:
+        os.dup2(log_fd, fd)
+    os.close(log_fd)
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+        terminal.close()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
     fleet = build_fleet(settings, args, time.time())
-    connection = None
-    try:
-        connection = stream_target.open_stream_target(settings, producer="stream", spool_max=args.spool_max)
-        streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
-                            batch_size=args.batch_size)  # fmt: skip
-        summary = asyncio.run(_stream(args, fleet, streamer, connection))
-    except (StreamTargetError, ValueError) as exc:
-        print(f"zerostream stream: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if connection is not None:
-            connection.close()
+    log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
+    with native_output_to(log_path) as terminal:
+        connection = None
+        try:
+            connection = stream_target.open_stream_target(settings, producer="stream", spool_max=args.spool_max)
+            streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
+                                batch_size=args.batch_size)  # fmt: skip
+            summary = asyncio.run(_stream(args, fleet, streamer, connection, terminal))
+        except (StreamTargetError, ValueError) as exc:
+            print(f"zerostream stream: {exc}", file=terminal)
+            return 2
+        finally:
+            if connection is not None:
+                connection.close()
+    summary["log"] = str(log_path)
     summary["seed"] = fleet.seed
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
@@ -71,17 +103,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _stream(
-    args: argparse.Namespace, fleet: Fleet, streamer: Streamer, connection: StreamConnection
+    args: argparse.Namespace, fleet: Fleet, streamer: Streamer, connection: StreamConnection, terminal: TextIO
 ) -> dict[str, Any]:
     runner = asyncio.create_task(streamer.run())
     watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
     start = time.time()
     pump = FleetPump(fleet, streamer)
     pumping = asyncio.create_task(pump.run(until=lambda: time.time() - start >= args.duration))
-    view = _LiveView(streamer, quiet=args.quiet)
+    view = _LiveView(streamer, quiet=args.quiet, out=terminal)
+    restarts = 0
     while not pumping.done():
         await asyncio.wait({pumping}, timeout=1.0)
         view.show(time.time() - start)
+        now_restarts = connection.watchdog.restarts if connection.watchdog is not None else 0
+        if now_restarts > restarts and not args.quiet:
+            note = "localbus had stopped: started it again on the same port (what it had not acknowledged is resent)"
+            print(f"\n{time.time() - start:6.1f}s  {note}", file=terminal, flush=True)
+        restarts = now_restarts
     throttled = pump.throttled_ticks
     generating_s = time.time() - start
     await streamer.stop(args.stop_timeout)
@@ -108,32 +146,53 @@ async def _stream(
         "acknowledged_per_s": s.acked / max(time.time() - start, 1e-9),
         "bytes_acknowledged": s.bytes_acked,
         "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
+        "state_seconds": {k: round(v, 1) for k, v in view.state_seconds.items()},
     }
 
 
 class _LiveView:
-    def __init__(self, streamer: Streamer, quiet: bool) -> None:
+    """One line a second on the terminal; a line of its own when the state changes, with the reason.
+    Also keeps how long the stream spent in each (visible) state, for the summary."""
+
+    def __init__(self, streamer: Streamer, quiet: bool, out: TextIO) -> None:
         self.streamer = streamer
         self.quiet = quiet
-        self.tty = sys.stderr.isatty()
+        self.out = out
+        self.tty = out.isatty()
         self._last = (0.0, 0, 0)
+        self.state_seconds: dict[str, float] = {}
+        self._state: tuple[str, float] | None = None  # (state, since elapsed)
+
+    def _track(self, elapsed: float) -> str | None:
+        state = str(self.streamer.visible_state())
+        if self._state is not None:
+            was, since = self._state
+            self.state_seconds[was] = self.state_seconds.get(was, 0.0) + (elapsed - since)
+            if was == state:
+                self._state = (state, elapsed)
+                return None
+        self._state = (state, elapsed)
+        return state
 
     def show(self, elapsed: float, final: bool = False) -> None:
+        changed = self._track(elapsed)
         if self.quiet:
             return
         s = self.streamer.stats
+        if changed and changed not in ("streaming", "connecting", "stopped"):
+            reason = s.last_error.strip().splitlines()[0] if s.last_error.strip() else ""
+            print(f"\n{elapsed:6.1f}s  {changed}{': ' + reason if reason else ''}", file=self.out, flush=True)
         t0, g0, a0 = self._last
         dt = max(elapsed - t0, 1e-9)
         self._last = (elapsed, s.generated, s.acked)
         line = (
-            f"{elapsed:6.1f}s  {s.state:<12} generated {s.generated:>10,} ({(s.generated - g0) / dt:>8,.0f}/s)  "
+            f"{elapsed:6.1f}s  {self.streamer.visible_state():<12} "
+            f"generated {s.generated:>10,} ({(s.generated - g0) / dt:>8,.0f}/s)  "
             f"acked {s.acked:>10,} ({(s.acked - a0) / dt:>8,.0f}/s)  in flight {self.streamer.in_flight:>7,}  "
             f"spool {self.streamer.spool.depth:>8,}  ack p50 {s.latency(50):5.0f} ms p95 {s.latency(95):5.0f} ms"
         )
-        if s.state is StreamState.PAUSED or (s.last_error and s.state is StreamState.RECONNECTING):
-            line += f"\n        {s.last_error}"
         end = "\n" if (final or not self.tty) else "\r"
-        print(line, end=end, file=sys.stderr, flush=True)
+        print(line, end=end, file=self.out, flush=True)
 
 
 def count_duplicates(settings: Settings, since_us: int) -> int | None:
@@ -173,5 +232,9 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         f"left in spool {summary['spool_depth']:,}; {summary['acknowledged_per_s']:,.0f} events/s acknowledged; "
         f"ack latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms"
     )
+    away = {k: v for k, v in summary.get("state_seconds", {}).items() if k not in ("streaming", "stopped")}
+    if away:
+        print("time not streaming: " + ", ".join(f"{k} {v:.1f} s" for k, v in away.items()))
     if summary["error"]:
         print(f"last error: {summary['error']}")
+    print(f"log (the SDK's own lines included): {summary['log']}")
