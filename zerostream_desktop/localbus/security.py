@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -56,8 +57,14 @@ def ensure_tls(data_dir: Path) -> TlsFiles:
     """A local CA and a localhost server certificate in `<data_dir>/tls`, made or renewed as needed."""
     folder = Path(data_dir) / "tls"
     files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
-    if all(p.exists() for p in (files.ca_cert, files.server_cert, files.server_key)) and _still_valid(files):
+    present = [p for p in (files.ca_cert, files.server_cert, files.server_key) if p.exists()]
+    if len(present) == 3 and _still_valid(files):
         return files
+    if present:
+        logging.getLogger(__name__).warning(
+            "the TLS files in %s are unreadable, mismatched or about to expire: made new ones (clients trust "
+            "the new CA file)", folder
+        )
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     now = dt.datetime.now(dt.UTC)
@@ -100,9 +107,18 @@ def ensure_tls(data_dir: Path) -> TlsFiles:
 
 
 def _still_valid(files: TlsFiles) -> bool:
+    """The CA, the server certificate and its key all load, belong together, and last another week."""
     try:
+        ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
         leaf = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
-    except ValueError:
+        key = serialization.load_pem_private_key(files.server_key.read_bytes(), password=None)
+    except (ValueError, TypeError, OSError):
+        return False
+    pem = serialization.Encoding.PEM
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(pem, spki) != leaf.public_key().public_bytes(pem, spki):
+        return False
+    if leaf.issuer != ca.subject:
         return False
     return leaf.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=7)
 

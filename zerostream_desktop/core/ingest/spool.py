@@ -42,6 +42,45 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
+def _salvage(path: Path) -> list[tuple[str, str, bytes]]:
+    """The records of a damaged spool that can still be read, in order (event id, device, payload)."""
+    out: list[tuple[str, str, bytes]] = []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return out
+    try:
+        top = -1
+        for ask in ("SELECT max(id) FROM records", "SELECT seq FROM sqlite_sequence WHERE name = 'records'"):
+            try:
+                top = int(db.execute(ask).fetchone()[0] or 0)
+                break
+            except (sqlite3.DatabaseError, TypeError):
+                continue
+        budget = [5_000]  # failed reads allowed: a spool damaged throughout is not searched row by row forever
+
+        def read(after: int, span: int) -> None:
+            try:
+                rows = db.execute(
+                    "SELECT event_id, device, payload FROM records WHERE id > ? AND id <= ? ORDER BY id",
+                    (after, after + span),
+                ).fetchall()
+            except sqlite3.DatabaseError:  # a damaged page in this range: read its parts, down to single rows
+                budget[0] -= 1
+                if span > 1 and budget[0] > 0:
+                    step = max(1, span // 10)
+                    for sub in range(after, after + span, step):
+                        read(sub, step)
+                return
+            out.extend((str(e), str(d), bytes(p)) for e, d, p in rows)
+
+        for start in range(0, top + 1, 1000):
+            read(start, 1000)
+    finally:
+        db.close()
+    return out
+
+
 @dataclass(frozen=True)
 class SpooledRecord:
     id: int
@@ -69,12 +108,39 @@ class Spool:
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self._lock_file: IO[bytes] | None = None
+        self.moved_aside: Path | None = None  # where a corrupt spool file went, when one was found
+        try:
+            self._open()  # reads every record's length: a damaged page shows here
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+
+    def _open(self) -> None:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives a crash or power cut
         self._db.executescript(_SCHEMA)
         self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
         self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+
+    def _recover(self, error: sqlite3.DatabaseError) -> None:
+        """A damaged spool: keep what can be read, move the file aside (never deleted), start a fresh one."""
+        with contextlib.suppress(Exception):
+            self._db.close()
+        saved = _salvage(self.path)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.moved_aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, Path(f"{self.moved_aside}{suffix}"))
+        log.error(
+            "the spool %s was damaged (%s): %d records could be read and were kept; the damaged file is at %s "
+            "(remove it once you no longer need it)", self.path, error, len(saved), self.moved_aside,
+        )  # fmt: skip
+        self._open()
+        for i in range(0, len(saved), 10_000):
+            part = saved[i : i + 10_000]
+            self.append([r[0] for r in part], [r[1] for r in part], [r[2] for r in part])
 
     @property
     def depth(self) -> int:
