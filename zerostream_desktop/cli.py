@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.webapps_cmd",
     "zerostream_desktop.commands.selftest_cmd",
     "zerostream_desktop.commands.verify_cmd",
+    "zerostream_desktop.commands.spool_cmd",
     "zerostream_desktop.commands.setup_cmd",
 )
 

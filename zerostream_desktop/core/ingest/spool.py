@@ -233,6 +233,45 @@ class Spool:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
 
+    def oldest_us(self) -> int | None:
+        """When the oldest waiting record was spooled (epoch microseconds)."""
+        with self._lock:
+            row = self._db.execute("SELECT min(created_us) FROM records").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def waiting(self, limit: int = 1_000_000) -> list[SpooledRecord]:
+        return self.read_after(0, limit)
+
+    def retry_dead_letters(self) -> int:
+        """Put every dead letter back among the waiting records (sent again, after the others)."""
+        with self._room:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                moved = int(cur.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+                cur.execute(
+                    "INSERT INTO records (event_id, device, payload, created_us) "
+                    "SELECT event_id, '', payload, failed_at_us FROM dead_letters ORDER BY id"
+                )
+                cur.execute("DELETE FROM dead_letters")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+            self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+        return moved
+
+    def discard(self, dead_letters: bool) -> int:
+        """Delete every dead letter, or every waiting record: the caller asked the user first."""
+        with self._room:
+            table = "dead_letters" if dead_letters else "records"
+            gone = int(self._db.execute(f"DELETE FROM {table}").rowcount)  # noqa: S608 (one of two names)
+            if not dead_letters:
+                self._depth, self._bytes = 0, 0
+                self._room.notify_all()
+        return gone
+
     def adopt(self, other: Path) -> int:
         """Move every record (and dead letter) of another spool file into this one, after what is here."""
         with self._room:
@@ -323,6 +362,15 @@ def _adopt_if_free(spool: Spool, other: Path) -> None:
             Path(f"{other}{suffix}").unlink()
     if moved:
         log.info("took over %d records left in %s by a producer that stopped", moved, other.name)
+
+
+def held(path: Path) -> bool:
+    """Whether a running producer holds this spool file."""
+    lock = _try_lock(Path(path).with_suffix(".lock"))
+    if lock is None:
+        return True
+    lock.close()
+    return False
 
 
 def _try_lock(path: Path) -> IO[bytes] | None:
