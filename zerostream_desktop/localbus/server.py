@@ -68,6 +68,20 @@ class ServerConfig:
 _CLOSE: Any = object()  # marker: drain the acks, then close the stream
 
 
+@dataclass(frozen=True)
+class _Malformed:
+    """A request message that is not an EphemeralStreamRequest: refused with INVALID_ARGUMENT, not UNKNOWN."""
+
+    error: str
+
+
+def _tolerant_request(data: bytes) -> Any:
+    try:
+        return protocol.request_class().FromString(data)
+    except Exception as exc:  # DecodeError and its kin: the client sent bytes that are not the message
+        return _Malformed(str(exc) or type(exc).__name__)
+
+
 class _StreamAbort(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(message)
@@ -126,7 +140,7 @@ class LocalBus:
         )
         handler = grpc.stream_stream_rpc_method_handler(
             self._ephemeral_stream,
-            request_deserializer=protocol.request_class().FromString,
+            request_deserializer=_tolerant_request,
             response_serializer=lambda m: m.SerializeToString(),
         )
         server.add_generic_rpc_handlers(
@@ -271,6 +285,8 @@ class _Stream:
             acker.cancel()
 
     def _create(self, first: Any) -> tuple[str, Decoder]:
+        if isinstance(first, _Malformed):
+            raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {first.error}")
         if first.WhichOneof("payload") != "create_stream":
             raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "the first message of a stream must be create_stream")
         req = first.create_stream
@@ -295,6 +311,8 @@ class _Stream:
         assert self.bus.writer is not None
         try:
             async for request in self.requests:
+                if isinstance(request, _Malformed):
+                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}")
                 kind = request.WhichOneof("payload")
                 if kind == "ingest_record":
                     rec = request.ingest_record
