@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 STATE_FILE = "localbus.json"
+MAX_INFLIGHT_ROWS = 100_000  # per stream: rows read but not yet committed; beyond it, its records wait
+MAX_UNREAD_ACKS = 10_000  # per stream: acks its client has not read; beyond it, its records wait
 LOCK_FILE = "localbus.lock"
 
 
@@ -234,6 +236,7 @@ class _Stream:
         self.bus = bus
         self.requests = requests
         self.tables = tables
+        self._inflight_rows = 0
         self.stream_id = str(uuid.uuid4())
         self.finished = asyncio.Event()
         self._out: asyncio.Queue[Any] = asyncio.Queue()
@@ -326,8 +329,13 @@ class _Stream:
                 else:
                     raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "create_stream may only be sent once")
                 data = decoder.decode(records, offset)
+                # one stream never takes all: past its limits, stop reading it (HTTP/2 flow control then
+                # holds its client back) until its commits land and its client reads its acks
+                while self._inflight_rows > MAX_INFLIGHT_ROWS or self._out.qsize() > MAX_UNREAD_ACKS:
+                    await asyncio.sleep(0.005)
+                self._inflight_rows += data.num_rows
                 future = asyncio.wrap_future(self.bus.writer.submit(table, data))
-                await self._acks.put((offset, future))
+                await self._acks.put((offset, future, data.num_rows))
             await self._acks.put(None)
         except RecordError as exc:
             await self._fail(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -355,12 +363,14 @@ class _Stream:
             if item is None or isinstance(item, _StreamAbort):
                 self._out.put_nowait(item)
                 return
-            offset, future = item
+            offset, future, rows = item
             try:
                 await future
             except Exception as exc:
                 self._out.put_nowait(_StreamAbort(grpc.StatusCode.INTERNAL, f"commit failed: {exc}"))
                 return
+            finally:
+                self._inflight_rows -= rows
             self._out.put_nowait(wrap(ingest_record_response=ack(durability_ack_up_to_offset=offset)))
 
 

@@ -10,6 +10,7 @@ between commits, since delta-rs compaction from a second writer can fail its com
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -24,8 +25,12 @@ from zerostream_desktop.localbus.tables import TableCatalog
 log = logging.getLogger(__name__)
 
 
+FAULT_COMMIT_DELAY_ENV = "ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS"  # fault injection: a slow table
+
+
 @dataclass
 class WriterConfig:
+    commit_delay_ms: int = field(default_factory=lambda: int(os.environ.get(FAULT_COMMIT_DELAY_ENV, "0") or 0))
     flush_records: int = 10_000
     flush_ms: int = 50
     compact_every_commits: int = 200
@@ -140,6 +145,8 @@ class GroupCommitWriter:
         state = self._state(table)
         data = pa.concat_tables(parts)
         n = data.num_rows
+        if self.config.commit_delay_ms:  # storage slower than the producers (tests, the fault campaign):
+            time.sleep(self.config.commit_delay_ms * len(parts) / 1000)  # this long per batch committed
         write_deltalake(state.handle, data, mode="append")
         state.commits += 1
         self.commits += 1
