@@ -272,3 +272,14 @@ def test_stream_brings_back_the_localbus_it_started_when_it_is_killed(tmp_path: 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sigterm_stops_generating_sends_what_is_spooled_and_exits_0(tmp_path: Path):
+    proc = stream_cmd(tmp_path, "--devices", "100", "--interval-ms", "200", "--duration", "60")
+    time.sleep(4)
+    asked = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rc, summary = summary_of(proc, timeout=60)
+    assert rc == 0 and summary["stopped_by"] == "SIGTERM" and summary["state"] == "drained", summary
+    assert summary["spool_depth"] == 0 and summary["acknowledged"] == summary["generated"] > 0
+    assert time.monotonic() - asked < 30

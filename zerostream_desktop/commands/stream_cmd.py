@@ -7,7 +7,9 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,7 +52,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no live view")
+    p.add_argument("--ledger", type=Path, help=argparse.SUPPRESS)  # the fault campaign: ids appended once spooled
     p.set_defaults(func=run)
+
+
+def _keep_ledger(streamer: Streamer, path: Path) -> None:
+    """Append the ids of every batch to `path` once the spool holds it (the campaign's record of what was
+    handed over: every id in it must reach the table, whatever happens to the processes)."""
+    ledger = path.open("a", encoding="utf-8")
+    lock = threading.Lock()
+    submit = streamer.submit
+
+    def submit_and_note(batch: Any, timeout: float | None = None) -> int:
+        n = submit(batch, timeout)
+        with lock:
+            ledger.write("".join(f"{e}\n" for e in batch.event_ids()))
+            ledger.flush()
+        return n
+
+    streamer.submit = submit_and_note  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -87,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
             connection = stream_target.open_stream_target(settings, producer="stream", spool_max=args.spool_max)
             streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
                                 batch_size=args.batch_size)  # fmt: skip
+            if args.ledger:
+                _keep_ledger(streamer, args.ledger)
             summary = asyncio.run(_stream(args, fleet, streamer, connection, terminal))
         except (StreamTargetError, ValueError) as exc:
             print(f"zerostream stream: {exc}", file=terminal)
@@ -109,7 +131,21 @@ async def _stream(
     watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
     start = time.time()
     pump = FleetPump(fleet, streamer)
-    pumping = asyncio.create_task(pump.run(until=lambda: time.time() - start >= args.duration))
+    asked_to_stop: list[str] = []  # SIGTERM or Ctrl+C: stop generating, send what is spooled, then end
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        if asked_to_stop:  # asked twice: end now; what was not acknowledged stays in the spool for the next run
+            print("\nstopping at once: what was not acknowledged stays in the spool", file=terminal, flush=True)
+            os._exit(130)
+        asked_to_stop.append(name)
+        print(f"\n{name}: stopping; sending what is spooled (again to stop at once)", file=terminal, flush=True)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    pumping = asyncio.create_task(
+        pump.run(until=lambda: bool(asked_to_stop) or time.time() - start >= args.duration)
+    )
     view = _LiveView(streamer, quiet=args.quiet, out=terminal)
     restarts = 0
     while not pumping.done():
@@ -147,6 +183,7 @@ async def _stream(
         "bytes_acknowledged": s.bytes_acked,
         "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
         "state_seconds": {k: round(v, 1) for k, v in view.state_seconds.items()},
+        "stopped_by": asked_to_stop[0] if asked_to_stop else None,
     }
 
 

@@ -1,0 +1,191 @@
+"""The fault campaign: `zerostream stream` runs over and over on one data folder, each cycle hit by one fault
+at a random moment, and after each one a count of what was lost (must be 0), duplicated and refused.
+
+Faults: kill -9 of localbus (the stream's watchdog starts it again), SIGTERM of localbus, localbus frozen
+(SIGSTOP, unreachable for a few seconds, then SIGCONT), kill -9 of the streaming process and SIGTERM of it
+(then a rerun, as a user would), and a table slower than the producers (the writer's fault knob) — every
+fault once per round of six cycles, in an order and at moments the campaign's seed decides.
+
+What counts: the stream command notes every event id in a ledger once the spool holds it (`--ledger`);
+every one of those must reach the table. After each cycle (and a rerun that drains what a killed run
+left) the checks are: every ledger id is in the table (lost = those missing), duplicates are only
+copies of events (rows minus distinct ids), every spool is empty with no dead letters, the table opens
+and its history reads. The recovery time is from the fault to the moment the table holds every id
+the ledger had then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+FAULTS = ("kill9_localbus", "sigterm_localbus", "freeze_localbus", "kill9_stream", "sigterm_stream", "slow_table")
+TABLE = "zerostream.sensors.sensor_stream"
+TOKEN = "chaos-campaign-token"
+
+
+@dataclass
+class Cycle:
+    number: int
+    fault: str
+    at_s: float
+    generated: int  # ledger ids added in this cycle
+    lost: int
+    duplicates: int
+    recovery_s: float
+    notes: str = ""
+
+
+@dataclass
+class Campaign:
+    data_dir: Path
+    seed: int
+    cycles: list[Cycle] = field(default_factory=list)
+
+    @property
+    def ledger(self) -> Path:
+        return self.data_dir / "campaign-ledger.txt"
+
+    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, "ZEROSTREAM_LOCALBUS_TOKEN": TOKEN, "RUST_LOG": "warn", **(extra or {})}
+
+    def _stream(self, seconds: float, devices: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        args = [sys.executable, "-m", "zerostream_desktop", "--data-dir", str(self.data_dir), "stream", "--quiet",
+                "--json", "--devices", str(devices), "--interval-ms", "200", "--duration", str(seconds),
+                "--stop-timeout", "60", "--ledger", str(self.ledger)]  # fmt: skip
+        return subprocess.Popen(args, env=self._env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def _localbus_pid(self, timeout: float = 20) -> int | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                state = json.loads((self.data_dir / "localbus.json").read_text())
+                return int(state["pid"])
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.05)
+        return None
+
+    def ledger_ids(self) -> list[str]:
+        return self.ledger.read_text().split() if self.ledger.exists() else []
+
+    def table_ids(self) -> list[str]:
+        path = self.data_dir / "tables" / Path(*TABLE.split("."))
+        if not (path / "_delta_log").exists():
+            return []
+        table = DeltaTable(str(path))
+        table.history(1)  # the log reads
+        return table.to_pyarrow_table(columns=["event_id"])["event_id"].to_pylist()
+
+    def spool_left(self) -> tuple[int, int]:
+        """Records waiting and dead letters over every spool file."""
+        import sqlite3
+
+        waiting = dead = 0
+        for path in (self.data_dir / "spool").glob("*.sqlite"):
+            with sqlite3.connect(path) as db:
+                waiting += int(db.execute("SELECT count(*) FROM records").fetchone()[0])
+                dead += int(db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+        return waiting, dead
+
+    def run_cycle(
+        self, number: int, fault: str, rng: random.Random, seconds: float = 5.0, devices: int = 150
+    ) -> Cycle:
+        at = rng.uniform(1.5, seconds - 1.0)
+        before = len(self.ledger_ids())
+        env = {"ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS": "30"} if fault == "slow_table" else None
+        proc = self._stream(seconds, devices, env)
+        started = time.monotonic()
+        bus = self._localbus_pid()
+        time.sleep(max(0.0, at - (time.monotonic() - started)))
+        fault_at = time.monotonic()
+        notes = ""
+        if fault == "kill9_localbus" and bus:
+            os.kill(bus, signal.SIGKILL)
+        elif fault == "sigterm_localbus" and bus:
+            os.kill(bus, signal.SIGTERM)
+        elif fault == "freeze_localbus" and bus:
+            os.kill(bus, signal.SIGSTOP)
+            time.sleep(rng.uniform(2.0, 6.0))
+            os.kill(bus, signal.SIGCONT)
+        elif fault == "kill9_stream":
+            proc.kill()
+        elif fault == "sigterm_stream":
+            proc.terminate()
+        out, err = proc.communicate(timeout=180)
+        if proc.returncode != 0:
+            notes = f"stream exit {proc.returncode}"
+            summaries = [line for line in out.splitlines() if line.startswith("{")]
+            if summaries:
+                summary = json.loads(summaries[-1])
+                notes += f" ({summary['state']}, {summary['spool_depth']} left: {(summary['error'] or '')[:80]})"
+            drain = self._stream(0.2, 0)  # the user runs it again: a new producer takes over what was left
+            drain.communicate(timeout=180)
+            if fault in ("kill9_stream", "sigterm_stream"):
+                self._reap_localbus()
+        wanted = set(self.ledger_ids()[: len(self.ledger_ids())])
+        deadline = time.monotonic() + 120
+        while not wanted <= set(self.table_ids()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        recovery = time.monotonic() - fault_at
+        rows = self.table_ids()
+        counts = Counter(rows)
+        lost = len(wanted - set(counts))
+        waiting, dead = self.spool_left()
+        if waiting or dead:
+            notes += f"; spool left {waiting} waiting, {dead} dead letters"
+        cycle = Cycle(number, fault, round(at, 2), len(self.ledger_ids()) - before, lost,
+                      sum(n - 1 for n in counts.values() if n > 1), round(recovery, 2), notes.strip("; "))  # fmt: skip
+        self.cycles.append(cycle)
+        return cycle
+
+    def _reap_localbus(self) -> None:
+        """A killed stream leaves the localbus it started running (its child); stop it as a rerun would not."""
+        pid = self._localbus_pid(timeout=1)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 30
+            while (self.data_dir / "localbus.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+    def run(self, n: int, progress: Callable[[Cycle], None] | None = None) -> list[Cycle]:
+        rng = random.Random(self.seed)
+        order: list[str] = []
+        for i in range(1, n + 1):
+            if not order:  # every fault once per round, in an order the seed decides
+                order = list(FAULTS)
+                rng.shuffle(order)
+            cycle = self.run_cycle(i, order.pop(), rng)
+            if progress:
+                progress(cycle)
+        return self.cycles
+
+    def table(self) -> str:
+        kinds = Counter(c.fault for c in self.cycles)
+        generated = len(set(self.ledger_ids()))
+        lines = [
+            f"cycles {len(self.cycles)}, seed {self.seed}",
+            "faults: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in FAULTS),
+            f"events generated (spooled) {generated:,}; lost {sum(c.lost for c in self.cycles)}; "
+            f"duplicated {self.cycles[-1].duplicates if self.cycles else 0:,} (rows beyond one per event, at the end); "
+            f"max recovery {max((c.recovery_s for c in self.cycles), default=0):.1f} s",
+            "",
+            f"{'#':>3} {'fault':<17} {'at s':>5} {'spooled':>8} {'lost':>5} {'dups':>6} {'recovery s':>11}  notes",
+        ]
+        for c in self.cycles:
+            lines.append(f"{c.number:>3} {c.fault:<17} {c.at_s:>5.1f} {c.generated:>8,} {c.lost:>5} "
+                         f"{c.duplicates:>6,} {c.recovery_s:>11.1f}  {c.notes}")  # fmt: skip
+        return "\n".join(lines)

@@ -1,0 +1,22 @@
+"""A short fault campaign in CI (fixed seed): nothing lost, whatever the fault. Long runs: bench/chaos.py."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.chaos.campaign import FAULTS, Campaign
+
+pytestmark = pytest.mark.integration
+CYCLES = int(os.environ.get("ZEROSTREAM_CHAOS_CYCLES", "12"))
+
+
+def test_a_short_campaign_loses_nothing(tmp_path):
+    campaign = Campaign(tmp_path / "data", seed=20261201)
+    cycles = campaign.run(CYCLES)
+    print(campaign.table())  # noqa: T201 (shown with -s, and in the log on failure)
+    assert sum(c.lost for c in cycles) == 0, campaign.table()
+    assert all(not c.notes.count("spool left") for c in cycles), campaign.table()
+    assert campaign.ledger_ids() and set(campaign.ledger_ids()) <= set(campaign.table_ids())
+    assert len({c.fault for c in cycles}) >= min(len(FAULTS), 4)  # the seed gives a mix of faults
