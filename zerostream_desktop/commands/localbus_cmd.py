@@ -63,6 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     drop.add_argument("name", help="catalog.schema.table")
     drop.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     drop.set_defaults(func=drop_table_cmd)
+    repair = lb.add_parser("repair-table", help="make a damaged table open again (an incomplete last commit, "
+                           "missing data files), deleting nothing")  # fmt: skip
+    repair.add_argument("name", help="catalog.schema.table")
+    repair.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    repair.set_defaults(func=repair_table_cmd)
     token = lb.add_parser("token", help="print the bearer token clients must send")
     token.set_defaults(func=token_cmd)
     principal = lb.add_parser("principal", help="local service principals, for OAuth client credentials")
@@ -275,3 +280,31 @@ def principal_delete_cmd(args: argparse.Namespace) -> int:
     open_secret_store().delete(principal_secret_key(args.client_id))
     print(f"deleted principal {args.client_id} (tokens already issued to it expire on their own)")
     return 0
+
+
+def repair_table_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.core.delta_health import diagnose, repair
+    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.tables import TableCatalog
+
+    settings, _ = settings_from_args(args)
+    catalog = TableCatalog(settings.data_dir)
+    if not catalog.exists(args.name):
+        print(f"zerostream localbus: table {args.name} does not exist", file=sys.stderr)
+        return 1
+    problem = diagnose(catalog.path(args.name))
+    if problem is None:
+        print(f"table {args.name} opens and reads: nothing to repair")
+        return 0
+    if read_state(settings.data_dir):
+        print("zerostream localbus: a localbus serves this data folder; stop it first", file=sys.stderr)
+        return 1
+    print(f"table {args.name}: {problem}")
+    if not args.yes and input("Repair it? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("Nothing changed.")
+        return 1
+    for line in repair(catalog.path(args.name)):
+        print(f"  {line}")
+    still = diagnose(catalog.path(args.name))
+    print(f"table {args.name}: {still}" if still else f"table {args.name} opens and reads again")
+    return 1 if still else 0

@@ -241,11 +241,11 @@ def count_duplicates(settings: Settings, since_us: int) -> int | None:
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+    from zerostream_desktop.localbus.tables import DamagedTableError, TableCatalog, UnknownTableError
 
     try:
         table = TableCatalog(settings.data_dir).open(settings.full_table_name)
-    except UnknownTableError:
+    except (UnknownTableError, DamagedTableError):
         return None
     import datetime as dt
 

@@ -36,7 +36,7 @@ from zerostream_desktop.localbus.oauth import (
 )
 from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
 from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
-from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+from zerostream_desktop.localbus.tables import DamagedTableError, TableCatalog, UnknownTableError
 from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
 
 log = logging.getLogger(__name__)
@@ -301,6 +301,8 @@ class _Stream:
             table_schema = self.bus.catalog.arrow_schema(table)
         except (UnknownTableError, ValueError) as exc:
             raise _StreamAbort(grpc.StatusCode.NOT_FOUND, f"table {table!r} not found: {exc}") from None
+        except DamagedTableError as exc:  # nothing is written to it until it is repaired
+            raise _StreamAbort(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
         if req.record_type not in (protocol.PROTO, protocol.JSON):
             raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "record_type must be PROTO or JSON")
         try:

@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from zerostream_desktop.core import paths, schema
+from zerostream_desktop.core.delta_health import diagnose
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,10 @@ TABLE_CONFIGURATION = {
 
 class UnknownTableError(LookupError):
     pass
+
+
+class DamagedTableError(RuntimeError):
+    """A table whose log or data is damaged; the message names the file and what to do."""
 
 
 class TableDefinitionError(ValueError):
@@ -124,6 +129,9 @@ class TableCatalog:
             return DeltaTable(str(self.path(full_name)))
         except TableNotFoundError:
             raise UnknownTableError(f"table {full_name} does not exist") from None
+        except Exception as exc:  # a damaged log: say which file and what to do, write nothing
+            problem = diagnose(self.path(full_name)) or str(exc).splitlines()[0]
+            raise DamagedTableError(f"table {full_name} is damaged: {problem}") from None
 
     def arrow_schema(self, full_name: str) -> pa.Schema:
         return pa.schema(self.open(full_name).schema().to_arrow())

@@ -274,7 +274,7 @@ class LocalDeltaAnalytics:
         try:
             table = self._open()
         except (DeltaError, OSError) as exc:
-            raise AnalyticsError(f"cannot read {self.description}: {exc}") from exc
+            raise AnalyticsError(f"cannot read {self.description}: {_what_is_wrong(self.table_path, exc)}") from exc
         if table is None:
             return False
         version = table.version()
@@ -414,6 +414,13 @@ class LocalDeltaAnalytics:
         with self._lock:
             tracks = sum(c.ts.nbytes * 7 for c in self._tracks.values())
             return self._seen.nbytes + self._clients.nbytes + self._recent.nbytes + tracks
+
+
+def _what_is_wrong(path: Path, exc: BaseException) -> str:
+    """The damaged file and the fix when the table's log or data is damaged, else delta-rs's first line."""
+    from zerostream_desktop.core.delta_health import diagnose
+
+    return diagnose(path) or str(exc).splitlines()[0]
 
 
 def _feed_schema() -> pa.Schema:
