@@ -108,3 +108,37 @@ def test_a_submission_whose_stream_went_away_does_not_stop_the_writer(tmp_path: 
     assert writer.submit(TABLE, data.slice(5, 5)).result(10) >= 1
     writer.close()
     assert catalog.describe(TABLE).rows == 10
+
+
+def test_retention_deletes_old_days_and_the_dashboard_counts_again(tmp_path: Path):
+    import datetime as dt
+
+    from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
+    from zerostream_desktop.core.analytics.model import Window
+
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    today = dt.datetime.now(dt.UTC)
+    fresh = rows(10)  # the fleet's clock started at 0: dated 1970, so re-date them
+
+    def dated(table: pa.Table, when: dt.datetime) -> pa.Table:
+        n = table.num_rows
+        table = table.set_column(table.schema.get_field_index("event_date"), "event_date",
+                                 pa.array([when.date()] * n, pa.date32()))  # fmt: skip
+        return table.set_column(table.schema.get_field_index("ingested_at"), "ingested_at",
+                                pa.array([when] * n, pa.timestamp("us", tz="UTC")))  # fmt: skip
+
+    writer = GroupCommitWriter(catalog, WriterConfig(retention_days=0))
+    writer.submit(TABLE, dated(rows(10, seed=2), today - dt.timedelta(days=45))).result(10)
+    writer.submit(TABLE, dated(fresh, today)).result(10)
+    writer.close()
+    dashboard = LocalDeltaAnalytics(catalog.path(TABLE))
+    assert dashboard.kpis(Window(today)).total_events == 20
+
+    keeping = GroupCommitWriter(catalog, WriterConfig(retention_days=30, retention_every_s=0))
+    keeping.submit(TABLE, dated(rows(5, seed=3), today)).result(10)  # upkeep after this commit applies retention
+    keeping.close()
+    left = catalog.open(TABLE).to_pyarrow_table(columns=["event_date"])["event_date"].to_pylist()
+    assert len(left) == 15 and min(left) >= (today - dt.timedelta(days=30)).date()
+    assert dashboard.kpis(Window(today)).total_events == 15  # the deletes were read: state built again
+    assert dashboard.stats["rebuilds"] == 2

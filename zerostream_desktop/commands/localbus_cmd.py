@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument(
         "--token-ttl", type=ranged(int, 1, 86_400, "s"), default=3600, help="lifetime of the OAuth tokens it issues (s)"
     )
+    serve.add_argument("--retention-days", type=ranged(int, 0, 36_500),
+                       help="delete rows older than this (days; default LOCAL_RETENTION_DAYS; 0: keep)")  # fmt: skip
     serve.set_defaults(func=serve_cmd)
     tables = lb.add_parser("tables", help="list the local tables")
     tables.add_argument("--columns", action="store_true", help="with each table's columns")
@@ -106,7 +108,10 @@ def serve_cmd(args: argparse.Namespace) -> int:
         oauth_port=args.oauth_port,
         token_ttl_s=args.token_ttl,
         writer=WriterConfig(
-            flush_records=args.flush_records, flush_ms=args.flush_ms, vacuum_retention_hours=args.vacuum_retention_hours
+            flush_records=args.flush_records,
+            flush_ms=args.flush_ms,
+            vacuum_retention_hours=args.vacuum_retention_hours,
+            retention_days=settings.local_retention_days if args.retention_days is None else args.retention_days,
         ),
     )
     try:

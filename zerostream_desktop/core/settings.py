@@ -55,6 +55,7 @@ class Settings(BaseModel):
     endpoint: Literal["local", "databricks"] = Field("local", alias="ZEROSTREAM_ENDPOINT")
     analytics: Literal["auto", "local", "warehouse", "lakebase"] = Field("auto", alias="ZEROSTREAM_ANALYTICS")
     lakebase_port: int = Field(5432, alias="LAKEBASE_PORT", ge=1, le=65535)
+    local_retention_days: int = Field(30, alias="LOCAL_RETENTION_DAYS", ge=0, le=36_500)
     data_dir: Path = Field(default_factory=paths.default_data_dir, alias="ZEROSTREAM_DATA_DIR")
     sim_devices: int = Field(10, alias="SIM_DEVICES", ge=0, le=10_000)
     sim_seed: int | None = Field(None, alias="SIM_SEED", ge=0, le=2**63 - 1)

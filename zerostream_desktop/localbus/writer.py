@@ -9,6 +9,7 @@ between commits, since delta-rs compaction from a second writer can fail its com
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import queue
@@ -37,6 +38,8 @@ class WriterConfig:
     checkpoint_every_commits: int = 100
     vacuum_every_commits: int = 1000
     vacuum_retention_hours: int = 1
+    retention_days: int = 0  # 0: keep everything; else rows whose event_date is older are deleted
+    retention_every_s: float = 600.0
 
 
 @dataclass
@@ -51,6 +54,7 @@ class _Submission:
 class _TableState:
     handle: DeltaTable
     commits: int = 0
+    retention_at: float = 0.0  # monotonic time of the last retention pass
 
 
 class WriterClosedError(RuntimeError):
@@ -164,6 +168,9 @@ class GroupCommitWriter:
             if state.commits % cfg.checkpoint_every_commits == 0:
                 state.handle.create_checkpoint()
                 state.handle.cleanup_metadata()
+            if cfg.retention_days and time.monotonic() - state.retention_at >= cfg.retention_every_s:
+                state.retention_at = time.monotonic()
+                apply_retention(state.handle, table, cfg.retention_days)
             if state.commits % cfg.vacuum_every_commits == 0:
                 removed = state.handle.vacuum(
                     retention_hours=cfg.vacuum_retention_hours,
@@ -173,6 +180,19 @@ class GroupCommitWriter:
                 log.info("vacuumed %s: %d files removed", table, len(removed))
         except Exception:  # upkeep must never stop ingestion
             log.exception("table upkeep of %s failed; will retry later", table)
+
+
+def apply_retention(handle: DeltaTable, table: str, days: int) -> int:
+    """Delete the rows of a table partitioned by event_date whose date is more than `days` days ago
+    (whole partitions: cheap); other tables are left alone. Returns how many rows went."""
+    if "event_date" not in handle.metadata().partition_columns:
+        return 0
+    cutoff = (datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=days)).isoformat()
+    metrics = handle.delete(predicate=f"event_date < '{cutoff}'")  # a date made here, not user text
+    deleted = int(metrics.get("num_deleted_rows") or 0)
+    if deleted:
+        log.info("retention: deleted %d rows of %s with event_date before %s", deleted, table, cutoff)
+    return deleted
 
 
 def _settle(future: Future[int], version: int = -1, exc: BaseException | None = None) -> None:

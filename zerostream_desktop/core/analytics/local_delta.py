@@ -295,8 +295,13 @@ class LocalDeltaAnalytics:
                 )
                 self._rebuild(table)
             else:
-                self._apply(batch)
-                self._version = version
+                kinds = set(pc.unique(batch["_change_type"]).to_pylist()) if batch.num_rows else set()
+                if kinds - {"insert"}:  # rows deleted (the retention limit) or rewritten: count them again
+                    log.info("%s: rows %s since version %d; rebuilding", self.table_path, sorted(kinds), self._version)
+                    self._rebuild(table)
+                else:
+                    self._apply(batch)
+                    self._version = version
         self._prune()
         return True
 
