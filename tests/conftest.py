@@ -41,6 +41,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home / ".databrickscfg"))
     monkeypatch.setenv("ZEROSTREAM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LOCAL_RETENTION_DAYS", "0")  # test data has fixed dates: no retention unless a test asks
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -39,7 +39,8 @@ class LocalBusProcess:
     def start(self, *extra: str, timeout: float = 30.0) -> LocalBusProcess:
         env = {**os.environ, "ZEROSTREAM_LOCALBUS_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
         args = [sys.executable, "-m", "zerostream_desktop", "--data-dir", str(self.data_dir), "localbus", "serve",
-                "--port", str(self.port), *([] if self.tls else ["--insecure-loopback"]), *extra]  # fmt: skip
+                "--port", str(self.port), "--retention-days", "0",  # fixed-date test data stays
+                *([] if self.tls else ["--insecure-loopback"]), *extra]  # fmt: skip
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
