@@ -95,3 +95,26 @@ def test_help_opens_the_guides_sections_in_the_app(window, qtbot):
         assert len(shown) > 400 and "not part of this installation" not in shown
         dialog.close()
     assert "zerostream localbus create-table" in window.open_guide("The local stack").browser.toPlainText()
+
+
+def test_clear_local_data_asks_then_clears_at_the_restart(window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from zerostream_desktop.core.ingest.spool import Spool
+    from zerostream_desktop.core.local_data import MARKER, clear_now, clear_requested
+    from zerostream_desktop.localbus.tables import TableCatalog
+
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table("zerostream.sensors.sensor_stream")
+    Spool(tmp_path / "spool" / "x@app.sqlite").close()
+    (tmp_path / "logs").mkdir()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.No)
+    assert not window.clear_local_data() and not clear_requested(tmp_path)
+    assert "Delete the local tables (1, 0 rows) and the spool (1 file(s)" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert window.clear_local_data() and window.restart_requested and (tmp_path / MARKER).exists()
+    assert catalog.names()  # nothing deleted while the app runs
+    clear_now(tmp_path)  # what the next start does first
+    assert not (tmp_path / "tables").exists() and not (tmp_path / "spool").exists()
+    assert (tmp_path / "logs").exists() and not clear_requested(tmp_path)

@@ -110,6 +110,21 @@ def app_icon() -> QIcon:
     return icon
 
 
+def _clear_local_data_if_asked(settings: Settings) -> None:
+    """File > Clear Local Data asked for it: done now, before anything opens the tables or the spool."""
+    from zerostream_desktop.core.local_data import clear_now, clear_requested
+    from zerostream_desktop.localbus.server import read_state
+
+    if not clear_requested(settings.data_dir):
+        return
+    running = read_state(settings.data_dir)
+    if running:  # another program's localbus has the tables open: not now, next time
+        log.warning("not clearing the local data: a localbus (pid %s) still serves %s", running.get("pid"),
+                    settings.data_dir)  # fmt: skip
+        return
+    clear_now(settings.data_dir)
+
+
 def run_app(settings: Settings, start: bool = False) -> int:
     from zerostream_desktop.ui.map_view import prepare_web_engine
 
@@ -123,6 +138,7 @@ def run_app(settings: Settings, start: bool = False) -> int:
     app.setApplicationName("ZeroStream")
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(app_icon())
+    _clear_local_data_if_asked(settings)
     window = build_window(settings)
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)

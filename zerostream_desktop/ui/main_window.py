@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,9 @@ class MainWindow(QMainWindow):
         settings_action = QAction("&Settings…", self, shortcut=QKeySequence("Ctrl+,"))
         settings_action.triggered.connect(self.open_settings_dialog)
         file_menu.addAction(settings_action)
+        clear_action = QAction("&Clear Local Data…", self)
+        clear_action.triggered.connect(self.clear_local_data)
+        file_menu.addAction(clear_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
@@ -259,6 +263,32 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             self.restart_requested = True
             self.close()
+
+    def clear_local_data(self) -> bool:
+        """File > Clear Local Data: after a confirmation naming what goes, delete the local tables and the
+        spool at a restart (nothing may hold them while they are deleted). True when asked to."""
+        from zerostream_desktop.core.local_data import request_clear
+        from zerostream_desktop.localbus.tables import TableCatalog
+
+        catalog = TableCatalog(self.settings.data_dir)
+        rows = 0
+        for name in catalog.names():
+            with contextlib.suppress(Exception):  # a damaged table goes too
+                rows += catalog.describe(name).rows
+        spools = list((self.settings.data_dir / "spool").glob("*.sqlite"))
+        answer = QMessageBox.question(
+            self, "Clear Local Data",
+            f"Delete the local tables ({len(catalog.names())}, {rows:,} rows) and the spool ({len(spools)} file(s), "
+            "records not yet sent included) in\n"
+            f"{self.settings.data_dir}?\n\nZeroStream restarts to do it. Settings, keys and logs are kept.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )  # fmt: skip
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        request_clear(self.settings.data_dir)
+        self.restart_requested = True
+        self.close()
+        return True
 
     def open_setup_wizard(self) -> SetupWizard:
         """Tools > Set Up a Databricks Workspace: the provisioning wizard (nothing is created before Apply)."""
