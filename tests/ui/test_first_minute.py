@@ -118,3 +118,26 @@ def test_clear_local_data_asks_then_clears_at_the_restart(window, monkeypatch, t
     clear_now(tmp_path)  # what the next start does first
     assert not (tmp_path / "tables").exists() and not (tmp_path / "spool").exists()
     assert (tmp_path / "logs").exists() and not clear_requested(tmp_path)
+
+
+def test_the_spool_dialog_lists_reasons_and_retries_off_the_ui_thread(window, qtbot, tmp_path):
+    import json
+
+    from zerostream_desktop.core.ingest.spool import Spool
+
+    spool = Spool(tmp_path / "spool" / "local-zerostream.sensors.sensor_stream@app.sqlite")
+    spool.append(["e1", "e2", "e3"], ["d", "d", "d"], [b"a", b"b", b"c"])
+    spool.dead_letter(1, "INVALID_ARGUMENT: column temp is INT but the record has a string")
+    spool.close()
+    dialog = window.open_spool_dialog()
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.table.rowCount() == 1, timeout=10_000)
+    assert dialog.table.item(0, 1).text() == "2" and dialog.table.item(0, 3).text() == "1"
+    assert "column temp is INT" in dialog.reasons.toPlainText()
+    out = tmp_path / "letters.jsonl"
+    dialog.export_dead_letters(str(out))
+    qtbot.waitUntil(lambda: not dialog.busy and "written" in dialog.status.text(), timeout=10_000)
+    assert json.loads(out.read_text())["event_id"] == "e1"
+    dialog.retry()
+    qtbot.waitUntil(lambda: not dialog.busy and dialog.table.item(0, 3).text() == "0", timeout=10_000)
+    assert dialog.table.item(0, 1).text() == "3"

@@ -11,8 +11,6 @@ decoded where it is a sensor event), `retry` puts the dead letters back to be se
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import sys
 import time
 from pathlib import Path
@@ -39,26 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     discard.set_defaults(func=run_discard)
 
 
-def _spools(args: argparse.Namespace) -> tuple[Any, list[Path], list[Path]]:
-    settings, _ = settings_from_args(args)
-    folder = settings.data_dir / "spool"
-    files = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
-    damaged = sorted(folder.glob("*.sqlite.corrupt-*")) if folder.is_dir() else []
-    return settings, files, [d for d in damaged if not d.name.endswith(("-wal", "-shm"))]
-
-
-def _target_of(path: Path) -> str:
-    return path.name.removesuffix(".sqlite").split("@")[0]
-
-
 def _configured(settings: Any) -> str:
-    from zerostream_desktop.core.ingest.targets import spool_stem
+    from zerostream_desktop.core.ingest.targets import databricks_target, spool_stem
 
     if settings.endpoint == "local":
         return f"local-{settings.full_table_name}"
     try:
-        from zerostream_desktop.core.ingest.targets import databricks_target
-
         return spool_stem(databricks_target(settings))
     except ValueError:
         return ""
@@ -72,87 +56,38 @@ def _age(us: int | None) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from zerostream_desktop.core.ingest.spool import Spool, held
+    from zerostream_desktop.core.ingest.spool_admin import damaged_spools, spool_infos
 
-    settings, files, damaged = _spools(args)
-    if not files and not damaged:
+    settings, _ = settings_from_args(args)
+    infos = spool_infos(settings.data_dir, _configured(settings))
+    damaged = damaged_spools(settings.data_dir)
+    if not infos and not damaged:
         print(f"no spool in {settings.data_dir / 'spool'}: nothing waits to be sent")
         return 0
-    configured = _configured(settings)
-    for path in files:
-        busy = held(path)
-        spool = Spool(path)
-        try:
-            notes = []
-            if busy:
-                notes.append("in use by a running producer")
-            if _target_of(path) != configured:
-                notes.append("for a target not configured now: its records wait for it")
-            print(f"{path.name}{'  (' + '; '.join(notes) + ')' if notes else ''}")
-            size = f"{spool.size_bytes / 1e6:,.2f} MB"
-            print(f"  waiting {spool.depth:,} records ({size}), oldest {_age(spool.oldest_us())}")
-            letters = spool.dead_letters(limit=100_000)
-            print(f"  dead letters {len(letters):,}")
-            reasons: dict[str, int] = {}
-            for letter in letters:
-                reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
-            for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
-                print(f"    {n:>7,}  {reason}")
-        finally:
-            spool.close()
+    for info in infos:
+        notes = []
+        if info.in_use:
+            notes.append("in use by a running producer")
+        if not info.configured:
+            notes.append("for a target not configured now: its records wait for it")
+        print(f"{info.path.name}{'  (' + '; '.join(notes) + ')' if notes else ''}")
+        size = f"{info.size_bytes / 1e6:,.2f} MB"
+        print(f"  waiting {info.waiting:,} records ({size}), oldest {_age(info.oldest_us)}")
+        print(f"  dead letters {info.dead_letters:,}")
+        for reason, n in list(info.reasons.items())[:10]:
+            print(f"    {n:>7,}  {reason}")
     for path in damaged:
         print(f"{path.name}  (a damaged spool moved aside: what could be read was kept; remove it when done)")
     return 0
 
 
-def _record(payload: bytes) -> dict[str, Any] | None:
-    """A spooled payload as the sensor event it is, when it is one (proto or JSON)."""
-    from google.protobuf.json_format import MessageToDict
-
-    from zerostream_desktop.core import schema
-
-    try:
-        return dict(json.loads(payload))
-    except (ValueError, TypeError, UnicodeDecodeError):
-        pass
-    try:
-        decoded: dict[str, Any] = MessageToDict(
-            schema.message_class().FromString(payload), preserving_proto_field_name=True
-        )
-        return decoded
-    except Exception:  # not a sensor event (another table's records): the raw bytes are exported
-        return None
-
-
 def run_export(args: argparse.Namespace) -> int:
-    from zerostream_desktop.core.ingest.spool import Spool
+    from zerostream_desktop.core.ingest.spool_admin import export
 
-    _, files, _ = _spools(args)
+    settings, _ = settings_from_args(args)
     out = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
-    n = 0
     try:
-        for path in files:
-            spool = Spool(path)
-            try:
-                items: list[dict[str, Any]] = []
-                if args.dead_letters:
-                    for d in spool.dead_letters(limit=10_000_000):
-                        items.append({"event_id": d.event_id, "reason": d.reason, "failed_at_us": d.failed_at_us,
-                                      "payload": d.payload})  # fmt: skip
-                else:
-                    for r in spool.waiting():
-                        items.append({"event_id": r.event_id, "device": r.device, "spooled_at_us": r.created_us,
-                                      "payload": r.payload})  # fmt: skip
-            finally:
-                spool.close()
-            for item in items:
-                payload = item.pop("payload")
-                item["spool"] = path.name
-                item["record"] = _record(payload)
-                if item["record"] is None:
-                    item["payload_base64"] = base64.b64encode(payload).decode()
-                out.write(json.dumps(item) + "\n")
-                n += 1
+        n = export(settings.data_dir, out, args.dead_letters)
     finally:
         if args.out:
             out.close()
@@ -160,58 +95,32 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _free_spools(files: list[Path]) -> tuple[list[Path], list[Path]]:
-    from zerostream_desktop.core.ingest.spool import held
-
-    busy = [p for p in files if held(p)]
-    return [p for p in files if p not in busy], busy
-
-
-def run_retry(args: argparse.Namespace) -> int:
-    from zerostream_desktop.core.ingest.spool import Spool
-
-    _, files, _ = _spools(args)
-    free, busy = _free_spools(files)
-    total = 0
-    for path in free:
-        spool = Spool(path)
-        try:
-            total += spool.retry_dead_letters()
-        finally:
-            spool.close()
-    print(f"{total:,} dead letters put back to be sent (the next run for their target sends them)")
+def _left_alone(busy: list[Path]) -> int:
     for path in busy:
         print(f"left {path.name} alone: a running producer holds it; stop it first", file=sys.stderr)
     return 1 if busy else 0
 
 
-def run_discard(args: argparse.Namespace) -> int:
-    from zerostream_desktop.core.ingest.spool import Spool
+def run_retry(args: argparse.Namespace) -> int:
+    from zerostream_desktop.core.ingest.spool_admin import retry_dead_letters
 
-    _, files, _ = _spools(args)
-    free, busy = _free_spools(files)
+    settings, _ = settings_from_args(args)
+    total, busy = retry_dead_letters(settings.data_dir)
+    print(f"{total:,} dead letters put back to be sent (the next run for their target sends them)")
+    return _left_alone(busy)
+
+
+def run_discard(args: argparse.Namespace) -> int:
+    from zerostream_desktop.core.ingest.spool_admin import count, discard
+
+    settings, _ = settings_from_args(args)
     what = "waiting records" if args.waiting else "dead letters"
-    counts = []
-    for path in free:
-        spool = Spool(path)
-        try:
-            counts.append(spool.depth if args.waiting else spool.dead_letter_count())
-        finally:
-            spool.close()
-    total = sum(counts)
+    total = count(settings.data_dir, dead_letters=not args.waiting)
     if total and not args.yes:
         answer = input(f"Delete {total:,} {what} for good? They will never reach the table. [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing deleted.")
             return 1
-    gone = 0
-    for path in free:
-        spool = Spool(path)
-        try:
-            gone += spool.discard(dead_letters=not args.waiting)
-        finally:
-            spool.close()
+    gone, busy = discard(settings.data_dir, dead_letters=not args.waiting)
     print(f"deleted {gone:,} {what}")
-    for path in busy:
-        print(f"left {path.name} alone: a running producer holds it; stop it first", file=sys.stderr)
-    return 1 if busy else 0
+    return _left_alone(busy)

@@ -108,6 +108,9 @@ class MainWindow(QMainWindow):
         web_action = QAction("Open &Web Dashboard", self, shortcut=QKeySequence("Ctrl+Shift+W"))
         web_action.triggered.connect(self.open_web_dashboard)
         tools_menu.addAction(web_action)
+        spool_action = QAction("S&pool…", self)
+        spool_action.triggered.connect(self.open_spool_dialog)
+        tools_menu.addAction(spool_action)
         setup_action = QAction("Set Up a Databricks &Workspace…", self)
         setup_action.triggered.connect(self.open_setup_wizard)
         tools_menu.addAction(setup_action)
@@ -263,6 +266,15 @@ class MainWindow(QMainWindow):
         if answer == QMessageBox.StandardButton.Yes:
             self.restart_requested = True
             self.close()
+
+    def open_spool_dialog(self) -> QDialog:
+        """Tools > Spool: the records waiting to be sent and the dead letters, with why; export, retry, discard."""
+        from zerostream_desktop.ui.spool_dialog import SpoolDialog
+
+        target = f"local-{self.settings.full_table_name}" if self.settings.endpoint == "local" else ""
+        dialog = SpoolDialog(self.settings.data_dir, target, self)
+        dialog.open()
+        return dialog
 
     def clear_local_data(self) -> bool:
         """File > Clear Local Data: after a confirmation naming what goes, delete the local tables and the
