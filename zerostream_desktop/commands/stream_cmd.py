@@ -117,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
             if connection is not None:
                 connection.close()
     summary["log"] = str(log_path)
+    if summary["spool_depth"] and not summary["error"]:  # the SDK retried on its own and said nothing to us
+        summary["error"] = (f"{summary['spool_depth']:,} records were not acknowledged in time; they wait in the "
+                            f"spool for the next run (the endpoint's reasons are in {log_path})")  # fmt: skip
     summary["seed"] = fleet.seed
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
