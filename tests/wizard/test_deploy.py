@@ -19,13 +19,9 @@ APPS = ("zs-mobile-app", "zs-dashboard-app")
 
 
 @pytest.fixture
-def ws(monkeypatch):
-    with serve_workspace() as w:
-        monkeypatch.setenv("DATABRICKS_HOST", w.base_url)
-        monkeypatch.setenv("DATABRICKS_TOKEN", w.token)
-        monkeypatch.setenv("INFRA_PREFIX", "zs")
-        assert setup("apply") == 0  # the apps exist, with no compute, as setup leaves them
-        yield w
+def ws(ws):  # the conftest's workspace, set up: the apps exist, with no compute, as setup leaves them
+    assert setup("apply") == 0
+    return ws
 
 
 def client(ws) -> WorkspaceClient:

@@ -9,7 +9,6 @@ import pytest
 from databricks.sdk.service import sql
 
 from infra_wizard import cli
-from tests.emulators.workspace import serve_workspace
 from zerostream_desktop.core import schema
 from zerostream_desktop.core.paths import user_config_dir
 from zerostream_desktop.core.secrets import open_secret_store, zerobus_client_secret_key
@@ -17,15 +16,6 @@ from zerostream_desktop.core.secrets import open_secret_store, zerobus_client_se
 pytestmark = pytest.mark.integration
 CREATING = {"/api/2.0/sql/warehouses", "/api/2.1/unity-catalog/catalogs", "/api/2.1/unity-catalog/schemas",
             "/api/2.0/sql/statements", "/api/2.0/preview/scim/v2/ServicePrincipals", "/api/2.0/apps"}  # fmt: skip
-
-
-@pytest.fixture
-def ws(monkeypatch):
-    with serve_workspace() as w:
-        monkeypatch.setenv("DATABRICKS_HOST", w.base_url)
-        monkeypatch.setenv("DATABRICKS_TOKEN", w.token)
-        monkeypatch.setenv("INFRA_PREFIX", "zs")
-        yield w
 
 
 def setup(action: str, *extra: str) -> int:

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 
 from zerostream_desktop.commands.common import settings_from_args
 from zerostream_desktop.core.arguments import ranged
@@ -205,15 +206,26 @@ def create_table_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def drop_table_cmd(args: argparse.Namespace) -> int:
-    from zerostream_desktop.localbus.server import read_state
-    from zerostream_desktop.localbus.tables import TableCatalog, UnknownTableError
+def _existing_table(args: argparse.Namespace) -> tuple[Settings, Any] | None:
+    """The settings and catalog when table `args.name` exists; None (and why, on stderr) when it does not."""
+    from zerostream_desktop.localbus.tables import TableCatalog
 
     settings, _ = settings_from_args(args)
     catalog = TableCatalog(settings.data_dir)
     if not catalog.exists(args.name):
         print(f"zerostream localbus: table {args.name} does not exist", file=sys.stderr)
+        return None
+    return settings, catalog
+
+
+def drop_table_cmd(args: argparse.Namespace) -> int:
+    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.tables import UnknownTableError
+
+    found = _existing_table(args)
+    if found is None:
         return 1
+    settings, catalog = found
     running = read_state(settings.data_dir)
     if running:
         print(f"zerostream localbus: a localbus (pid {running.get('pid')}) serves this data folder and may have "
@@ -290,13 +302,11 @@ def principal_delete_cmd(args: argparse.Namespace) -> int:
 def repair_table_cmd(args: argparse.Namespace) -> int:
     from zerostream_desktop.core.delta_health import diagnose, repair
     from zerostream_desktop.localbus.server import read_state
-    from zerostream_desktop.localbus.tables import TableCatalog
 
-    settings, _ = settings_from_args(args)
-    catalog = TableCatalog(settings.data_dir)
-    if not catalog.exists(args.name):
-        print(f"zerostream localbus: table {args.name} does not exist", file=sys.stderr)
+    found = _existing_table(args)
+    if found is None:
         return 1
+    settings, catalog = found
     problem = diagnose(catalog.path(args.name))
     if problem is None:
         print(f"table {args.name} opens and reads: nothing to repair")

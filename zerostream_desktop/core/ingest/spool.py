@@ -242,24 +242,29 @@ class Spool:
     def waiting(self, limit: int = 1_000_000) -> list[SpooledRecord]:
         return self.read_after(0, limit)
 
+    def _in_transaction(self, *statements: str) -> None:
+        """Run statements as one transaction (callers hold the lock), then count what waits again."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                cur.execute(statement)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+        self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+
     def retry_dead_letters(self) -> int:
         """Put every dead letter back among the waiting records (sent again, after the others)."""
         with self._room:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                moved = int(cur.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
-                cur.execute(
-                    "INSERT INTO records (event_id, device, payload, created_us) "
-                    "SELECT event_id, '', payload, failed_at_us FROM dead_letters ORDER BY id"
-                )
-                cur.execute("DELETE FROM dead_letters")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
-            self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+            moved = int(self._db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+            self._in_transaction(
+                "INSERT INTO records (event_id, device, payload, created_us) "
+                "SELECT event_id, '', payload, failed_at_us FROM dead_letters ORDER BY id",
+                "DELETE FROM dead_letters",
+            )
         return moved
 
     def discard(self, dead_letters: bool) -> int:
@@ -275,28 +280,17 @@ class Spool:
     def adopt(self, other: Path) -> int:
         """Move every record (and dead letter) of another spool file into this one, after what is here."""
         with self._room:
-            cur = self._db.cursor()
-            cur.execute("ATTACH DATABASE ? AS other", (str(other),))
+            self._db.execute("ATTACH DATABASE ? AS other", (str(other),))
             try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    moved = int(cur.execute("SELECT count(*) FROM other.records").fetchone()[0])
-                    cur.execute(
-                        "INSERT INTO records (event_id, device, payload, created_us) "
-                        "SELECT event_id, device, payload, created_us FROM other.records ORDER BY id"
-                    )
-                    cur.execute(
-                        "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) "
-                        "SELECT event_id, payload, reason, failed_at_us FROM other.dead_letters"
-                    )
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
+                moved = int(self._db.execute("SELECT count(*) FROM other.records").fetchone()[0])
+                self._in_transaction(
+                    "INSERT INTO records (event_id, device, payload, created_us) "
+                    "SELECT event_id, device, payload, created_us FROM other.records ORDER BY id",
+                    "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) "
+                    "SELECT event_id, payload, reason, failed_at_us FROM other.dead_letters",
+                )
             finally:
-                cur.execute("DETACH DATABASE other")
-            self._depth = int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
-            self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM records").fetchone()[0])
+                self._db.execute("DETACH DATABASE other")
         return moved
 
     def close(self) -> None:
