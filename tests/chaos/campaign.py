@@ -3,8 +3,9 @@ at a random moment, and after each one a count of what was lost (must be 0), dup
 
 Faults: kill -9 of localbus (the stream's watchdog starts it again), SIGTERM of localbus, localbus frozen
 (SIGSTOP, unreachable for a few seconds, then SIGCONT), kill -9 of the streaming process and SIGTERM of it
-(then a rerun, as a user would), and a table slower than the producers (the writer's fault knob) — every
-fault once per round of six cycles, in an order and at moments the campaign's seed decides.
+(then a rerun, as a user would), a table slower than the producers and a full disk for a few seconds (the
+writer's fault knobs, where a real one surfaces). Every fault once per round, in an order and at moments
+the campaign's seed decides.
 
 What counts: the stream command notes every event id in a ledger once the spool holds it (`--ledger`);
 every one of those must reach the table. After each cycle (and a rerun that drains what a killed run
@@ -30,7 +31,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-FAULTS = ("kill9_localbus", "sigterm_localbus", "freeze_localbus", "kill9_stream", "sigterm_stream", "slow_table")
+FAULTS = ("kill9_localbus", "sigterm_localbus", "freeze_localbus", "kill9_stream", "sigterm_stream", "slow_table",
+          "disk_full")  # fmt: skip
 TABLE = "zerostream.sensors.sensor_stream"
 TOKEN = "chaos-campaign-token"
 
@@ -103,7 +105,11 @@ class Campaign:
     ) -> Cycle:
         at = rng.uniform(1.5, seconds - 1.0)
         before = len(self.ledger_ids())
-        env = {"ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS": "30"} if fault == "slow_table" else None
+        env = None
+        if fault == "slow_table":
+            env = {"ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS": "30"}
+        elif fault == "disk_full":  # commits fail with ENOSPC for a few seconds from `at`, then space is back
+            env = {"ZEROSTREAM_LOCALBUS_FAULT_DISK_FULL": f"{at:.1f}:{rng.uniform(2.0, 5.0):.1f}"}
         proc = self._stream(seconds, devices, env)
         started = time.monotonic()
         bus = self._localbus_pid()

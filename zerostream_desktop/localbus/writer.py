@@ -10,6 +10,7 @@ between commits, since delta-rs compaction from a second writer can fail its com
 from __future__ import annotations
 
 import datetime
+import errno
 import logging
 import os
 import queue
@@ -27,6 +28,15 @@ log = logging.getLogger(__name__)
 
 
 FAULT_COMMIT_DELAY_ENV = "ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS"  # fault injection: a slow table
+FAULT_DISK_FULL_ENV = "ZEROSTREAM_LOCALBUS_FAULT_DISK_FULL"  # "START:SECONDS": commits fail with ENOSPC then
+
+
+def _disk_full_window() -> tuple[float, float] | None:
+    text = os.environ.get(FAULT_DISK_FULL_ENV, "")
+    if not text:
+        return None
+    start, _, length = text.partition(":")
+    return float(start), float(length or "5")
 
 
 @dataclass
@@ -70,6 +80,8 @@ class GroupCommitWriter:
         self._closed = threading.Event()
         self.commits = 0
         self.rows = 0
+        self._started = time.monotonic()
+        self._disk_full = _disk_full_window()  # the fault campaign's full disk, where a real one surfaces
         self._thread = threading.Thread(target=self._run, name="localbus-writer", daemon=True)
         self._thread.start()
 
@@ -149,6 +161,10 @@ class GroupCommitWriter:
         state = self._state(table)
         data = pa.concat_tables(parts)
         n = data.num_rows
+        if self._disk_full is not None:
+            start, length = self._disk_full
+            if start <= time.monotonic() - self._started < start + length:
+                raise OSError(errno.ENOSPC, "No space left on device (injected by the fault campaign)")
         if self.config.commit_delay_ms:  # storage slower than the producers (tests, the fault campaign):
             time.sleep(self.config.commit_delay_ms * len(parts) / 1000)  # this long per batch committed
         write_deltalake(state.handle, data, mode="append")
