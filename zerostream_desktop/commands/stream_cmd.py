@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -97,7 +98,23 @@ def native_output_to(path: Path) -> Iterator[TextIO]:
         terminal.close()
 
 
+EARLY_STOP: list[str] = []  # a signal before the event loop runs (while localbus starts): stop at once
+
+
 def run(args: argparse.Namespace) -> int:
+    EARLY_STOP.clear()
+    main_thread = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
+    for sig in previous:  # until _stream takes over: noted, and the run ends right after it starts
+        signal.signal(sig, lambda signum, _frame: EARLY_STOP.append(signal.Signals(signum).name))
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
     fleet = build_fleet(settings, args, time.time())
     log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
@@ -134,7 +151,7 @@ async def _stream(
     watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
     start = time.time()
     pump = FleetPump(fleet, streamer)
-    asked_to_stop: list[str] = []  # SIGTERM or Ctrl+C: stop generating, send what is spooled, then end
+    asked_to_stop: list[str] = list(EARLY_STOP)  # SIGTERM or Ctrl+C: stop generating, send what is spooled, end
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:
@@ -145,7 +162,8 @@ async def _stream(
         print(f"\n{name}: stopping; sending what is spooled (again to stop at once)", file=terminal, flush=True)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig.name)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+            loop.add_signal_handler(sig, on_signal, sig.name)
     pumping = asyncio.create_task(
         pump.run(until=lambda: bool(asked_to_stop) or time.time() - start >= args.duration)
     )
@@ -161,7 +179,7 @@ async def _stream(
         restarts = now_restarts
     throttled = pump.throttled_ticks
     generating_s = time.time() - start
-    await streamer.stop(args.stop_timeout)
+    await streamer.stop(args.stop_timeout, through_reconnects=True)
     await runner
     if watchdog is not None:
         watchdog.cancel()

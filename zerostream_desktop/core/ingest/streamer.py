@@ -190,12 +190,17 @@ class Streamer:
             return StreamState.RECONNECTING
         return st
 
-    async def stop(self, timeout: float = 10.0) -> None:
-        """Send what is spooled and wait for its acks, up to `timeout`; the rest stays in the spool."""
+    async def stop(self, timeout: float = 10.0, through_reconnects: bool = False) -> None:
+        """Send what is spooled and wait for its acks, up to `timeout`; the rest stays in the spool.
+
+        Without the endpoint it gives up at once, unless `through_reconnects` (a load test's drain): then
+        it waits out a reconnection too, up to `timeout`; a pause (a refusal) still ends it at once.
+        """
         self._data.set()
         deadline = time.monotonic() + timeout
+        waiting = (StreamState.STREAMING, StreamState.CONNECTING, StreamState.RECONNECTING)
         while (self.spool.depth or self._in_flight) and time.monotonic() < deadline:
-            if self.stats.state is not StreamState.STREAMING:
+            if self.stats.state not in (waiting if through_reconnects else (StreamState.STREAMING,)):
                 break
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
