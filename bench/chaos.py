@@ -28,10 +28,12 @@ def main() -> int:
     args = p.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="zerostream-chaos-"))
     campaign = Campaign(folder / "data", seed=args.seed)
+    campaign.mount()  # a real full disk when run as root; else the writer's knob
     started = time.monotonic()
     try:
         campaign.run(args.cycles, progress=lambda c: print(f"cycle {c.number}: {c.fault}, lost {c.lost}", flush=True))
     finally:
+        campaign.unmount()
         print(campaign.table())
         print(f"\n{time.monotonic() - started:.0f} s in all; data folder {folder if args.keep else '(removed)'}")
         if not args.keep:

@@ -3,23 +3,32 @@ at a random moment, and after each one a count of what was lost (must be 0), dup
 
 Faults: kill -9 of localbus (the stream's watchdog starts it again), SIGTERM of localbus, localbus frozen
 (SIGSTOP, unreachable for a few seconds, then SIGCONT), kill -9 of the streaming process and SIGTERM of it
-(then a rerun, as a user would), a table slower than the producers and a full disk for a few seconds (the
-writer's fault knobs, where a real one surfaces). Every fault once per round, in an order and at moments
-the campaign's seed decides.
+(then a rerun, as a user would), a table slower than the producers (the writer's fault knob), a full disk
+for a few seconds (the data folder is a size-limited tmpfs, filled to the last byte by a ballast file and
+then freed: ENOSPC for localbus, its logs and the spool alike; without root to mount one, the writer's
+knob raises ENOSPC where delta-rs's own surfaces), a file size limit on localbus (RLIMIT_FSIZE set on the
+running process, so its writes fail with EFBIG, then lifted) and the devices' clock stepped back or
+forward (by an hour, five minutes, ten minutes or a day). Every fault once per round, in an order and at
+moments the campaign's seed decides.
 
 What counts: the stream command notes every event id in a ledger once the spool holds it (`--ledger`);
 every one of those must reach the table. After each cycle (and a rerun that drains what a killed run
 left) the checks are: every ledger id is in the table (lost = those missing), duplicates are only
 copies of events (rows minus distinct ids), every spool is empty with no dead letters, the table opens
-and its history reads. The recovery time is from the fault to the moment the table holds every id
-the ledger had then.
+and its history reads; events generated but never spooled (held while the spool's disk was full, then
+the run ended) count as lost. After a clock step, every device kept its schedule through it (no
+holes: at least 80 % of the events it was due, with stamps from the stepped clock among them). The
+recovery time is from the fault to the moment the table holds every id the ledger had then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +41,9 @@ from pathlib import Path
 from deltalake import DeltaTable
 
 FAULTS = ("kill9_localbus", "sigterm_localbus", "freeze_localbus", "kill9_stream", "sigterm_stream", "slow_table",
-          "disk_full")  # fmt: skip
+          "disk_full", "file_too_big", "clock_jump")  # fmt: skip
+CLOCK_STEPS_S = (-3600.0, -300.0, 600.0, 86_400.0)
+INTERVAL_S = 0.2
 TABLE = "zerostream.sensors.sensor_stream"
 TOKEN = "chaos-campaign-token"
 
@@ -47,6 +58,7 @@ class Cycle:
     duplicates: int
     recovery_s: float
     notes: str = ""
+    holes: int = 0  # devices that fell silent around a clock step
 
 
 @dataclass
@@ -54,18 +66,70 @@ class Campaign:
     data_dir: Path
     seed: int
     cycles: list[Cycle] = field(default_factory=list)
+    real_disk: bool = False  # the data folder is a size-limited filesystem this campaign mounted
+    disk: str = "injected (no root to mount a size-limited filesystem)"
 
     @property
     def ledger(self) -> Path:
-        return self.data_dir / "campaign-ledger.txt"
+        return self.data_dir.with_name(self.data_dir.name + "-ledger.txt")  # off the data folder's disk
+
+    def mount(self, size: str = "1g") -> bool:
+        """Put the data folder on a size-limited tmpfs (root only), for a real full disk; False if it cannot."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            return False
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(self.data_dir)],
+                              capture_output=True, text=True)  # fmt: skip
+        self.real_disk = done.returncode == 0
+        if self.real_disk:
+            self.disk = f"a real one (the data folder on a {size} tmpfs, filled to the last byte)"
+        return self.real_disk
+
+    def unmount(self) -> None:
+        if self.real_disk:
+            subprocess.run(["umount", "-l", str(self.data_dir)], check=False)
+            self.real_disk = False
+
+    def _fill_disk(self, hold_s: float) -> str:
+        """Take every free byte of the data folder's filesystem for `hold_s` seconds, then give it back."""
+        ballast = self.data_dir / "ballast"
+        stats = os.statvfs(self.data_dir)
+        fd = os.open(ballast, os.O_CREAT | os.O_WRONLY, 0o600)
+        try:
+            with contextlib.suppress(OSError):
+                os.posix_fallocate(fd, 0, stats.f_bavail * stats.f_frsize)
+            time.sleep(hold_s)
+        finally:
+            os.close(fd)
+            ballast.unlink()
+        return f"disk full (ENOSPC) for {hold_s:.1f} s"
+
+    def _stepped_clock(self, before: int, since_wall: float, step: float, seconds: float) -> tuple[int, str]:
+        """Devices that fell silent around the clock step (fewer than 80 % of the events they were due)."""
+        new = set(self.ledger_ids()[before:])
+        path = self.data_dir / "tables" / Path(*TABLE.split("."))
+        rows = DeltaTable(str(path)).to_pyarrow_table(columns=["event_id", "connection_id", "event_timestamp"])
+        per_device: Counter[str] = Counter()
+        stepped = 0
+        for event, device, stamp in zip(*(rows[c].to_pylist() for c in rows.column_names), strict=True):
+            if event in new:
+                per_device[device] += 1
+                stepped += abs(stamp.timestamp() - since_wall - step) < seconds + 5
+        due = seconds / INTERVAL_S
+        holes = sum(1 for n in per_device.values() if n < 0.8 * due)
+        fewest = min(per_device.values(), default=0)
+        return (
+            holes,
+            f"clock stepped {step:+.0f} s: {stepped:,} events stamped after; fewest per device {fewest} of ~{due:.0f}",
+        )
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {**os.environ, "ZEROSTREAM_LOCALBUS_TOKEN": TOKEN, "RUST_LOG": "warn", **(extra or {})}
 
     def _stream(self, seconds: float, devices: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         args = [sys.executable, "-m", "zerostream_desktop", "--data-dir", str(self.data_dir), "stream", "--quiet",
-                "--json", "--devices", str(devices), "--interval-ms", "200", "--duration", str(seconds),
-                "--stop-timeout", "60", "--ledger", str(self.ledger)]  # fmt: skip
+                "--json", "--devices", str(devices), "--interval-ms", str(int(INTERVAL_S * 1000)),
+                "--duration", str(seconds), "--stop-timeout", "60", "--ledger", str(self.ledger)]  # fmt: skip
         return subprocess.Popen(args, env=self._env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def _localbus_pid(self, timeout: float = 20) -> int | None:
@@ -100,16 +164,19 @@ class Campaign:
                 dead += int(db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
         return waiting, dead
 
-    def run_cycle(
-        self, number: int, fault: str, rng: random.Random, seconds: float = 5.0, devices: int = 150
-    ) -> Cycle:
+    def run_cycle(self, number: int, fault: str, rng: random.Random, seconds: float = 5.0, devices: int = 150) -> Cycle:
         at = rng.uniform(1.5, seconds - 1.0)
         before = len(self.ledger_ids())
         env = None
+        hold = rng.uniform(2.0, 5.0)
+        step = rng.choice(CLOCK_STEPS_S)
         if fault == "slow_table":
             env = {"ZEROSTREAM_LOCALBUS_FAULT_COMMIT_DELAY_MS": "30"}
-        elif fault == "disk_full":  # commits fail with ENOSPC for a few seconds from `at`, then space is back
-            env = {"ZEROSTREAM_LOCALBUS_FAULT_DISK_FULL": f"{at:.1f}:{rng.uniform(2.0, 5.0):.1f}"}
+        elif fault == "disk_full" and not self.real_disk:  # commits fail with ENOSPC from `at`, then space is back
+            env = {"ZEROSTREAM_LOCALBUS_FAULT_DISK_FULL": f"{at:.1f}:{hold:.1f}"}
+        elif fault == "clock_jump":
+            env = {"ZEROSTREAM_FAULT_CLOCK_JUMP": f"{at:.1f}:{step}"}
+        wall_start = time.time()
         proc = self._stream(seconds, devices, env)
         started = time.monotonic()
         bus = self._localbus_pid()
@@ -128,12 +195,25 @@ class Campaign:
             proc.kill()
         elif fault == "sigterm_stream":
             proc.terminate()
+        elif fault == "disk_full" and self.real_disk:
+            notes = self._fill_disk(hold)
+        elif fault == "disk_full":
+            notes = f"disk full (ENOSPC injected in localbus's writer) for {hold:.1f} s"
+        elif fault == "file_too_big" and bus:  # writes past 8 KiB fail with EFBIG (Python ignores SIGXFSZ)
+            with contextlib.suppress(ProcessLookupError):
+                old = resource.prlimit(bus, resource.RLIMIT_FSIZE, (8192, resource.RLIM_INFINITY))
+                time.sleep(hold)
+                resource.prlimit(bus, resource.RLIMIT_FSIZE, old)
+                notes = f"localbus's files limited to 8 KiB (EFBIG) for {hold:.1f} s"
         out, err = proc.communicate(timeout=180)
+        summaries = [line for line in out.splitlines() if line.startswith("{")]
+        summary = json.loads(summaries[-1]) if summaries else {}
+        unspooled = int(summary.get("held_unspooled") or 0)  # generated, never spooled: lost
+        if unspooled:
+            notes += f"; {unspooled} events never spooled"
         if proc.returncode != 0:
-            notes = f"stream exit {proc.returncode}"
-            summaries = [line for line in out.splitlines() if line.startswith("{")]
-            if summaries:
-                summary = json.loads(summaries[-1])
+            notes += f"; stream exit {proc.returncode}"
+            if summary:
                 notes += f" ({summary['state']}, {summary['spool_depth']} left: {(summary['error'] or '')[:80]})"
             drain = self._stream(0.2, 0)  # the user runs it again: a new producer takes over what was left
             drain.communicate(timeout=180)
@@ -146,12 +226,17 @@ class Campaign:
         recovery = time.monotonic() - fault_at
         rows = self.table_ids()
         counts = Counter(rows)
-        lost = len(wanted - set(counts))
+        lost = len(wanted - set(counts)) + unspooled
         waiting, dead = self.spool_left()
         if waiting or dead:
             notes += f"; spool left {waiting} waiting, {dead} dead letters"
-        cycle = Cycle(number, fault, round(at, 2), len(self.ledger_ids()) - before, lost,
-                      sum(n - 1 for n in counts.values() if n > 1), round(recovery, 2), notes.strip("; "))  # fmt: skip
+        holes = 0
+        if fault == "clock_jump":
+            holes, note = self._stepped_clock(before, wall_start, step, seconds)
+            notes = f"{note}; {notes}"
+        duplicates = sum(n - 1 for n in counts.values() if n > 1)
+        cycle = Cycle(number, fault, round(at, 2), len(self.ledger_ids()) - before, lost, duplicates,
+                      round(recovery, 2), notes.strip("; "), holes)  # fmt: skip
         self.cycles.append(cycle)
         return cycle
 
@@ -187,7 +272,9 @@ class Campaign:
             "faults: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in FAULTS),
             f"events generated (spooled) {generated:,}; lost {sum(c.lost for c in self.cycles)}; "
             f"duplicated {self.cycles[-1].duplicates if self.cycles else 0:,} (rows beyond one per event, at the end); "
-            f"max recovery {max((c.recovery_s for c in self.cycles), default=0):.1f} s",
+            f"max recovery {max((c.recovery_s for c in self.cycles), default=0):.1f} s; "
+            f"devices silent around a clock step {sum(c.holes for c in self.cycles)}; "
+            f"full disk: {self.disk}",
             "",
             f"{'#':>3} {'fault':<17} {'at s':>5} {'spooled':>8} {'lost':>5} {'dups':>6} {'recovery s':>11}  notes",
         ]

@@ -9,21 +9,19 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
 from zerostream_desktop.core.arguments import ranged
-from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.fleet import DeviceClock, Fleet
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.native_output import native_output_to
 from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
@@ -62,40 +60,13 @@ def _keep_ledger(streamer: Streamer, path: Path) -> None:
     handed over: every id in it must reach the table, whatever happens to the processes)."""
     ledger = path.open("a", encoding="utf-8")
     lock = threading.Lock()
-    submit = streamer.submit
 
-    def submit_and_note(batch: Any, timeout: float | None = None) -> int:
-        n = submit(batch, timeout)
+    def note(batch: Any) -> None:
         with lock:
             ledger.write("".join(f"{e}\n" for e in batch.event_ids()))
             ledger.flush()
-        return n
 
-    streamer.submit = submit_and_note  # type: ignore[method-assign]
-
-
-@contextmanager
-def native_output_to(path: Path) -> Iterator[TextIO]:
-    """File descriptors 1 and 2 into `path` while streaming: the ZeroBus SDK's Rust core writes its log
-    there directly (to standard output), past Python's logging. Yields a stream to the real terminal
-    (standard error) for the live view and messages; the summary is printed after, to standard output."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    for fd in saved:
-        os.dup2(log_fd, fd)
-    os.close(log_fd)
-    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
-    try:
-        yield terminal
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        for fd, copy in saved.items():
-            os.dup2(copy, fd)
-            os.close(copy)
-        terminal.close()
+    streamer.on_spooled = note
 
 
 EARLY_STOP: list[str] = []  # a signal before the event loop runs (while localbus starts): stop at once
@@ -116,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
-    fleet = build_fleet(settings, args, time.time())
+    clock = DeviceClock()  # durations and the schedule on the monotonic clock: a clock step changes neither
+    fleet = build_fleet(settings, args, clock.schedule())
     log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
     with native_output_to(log_path) as terminal:
         connection = None
@@ -126,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
                                 batch_size=args.batch_size)  # fmt: skip
             if args.ledger:
                 _keep_ledger(streamer, args.ledger)
-            summary = asyncio.run(_stream(args, fleet, streamer, connection, terminal))
+            summary = asyncio.run(_stream(args, fleet, clock, streamer, connection, terminal))
         except (StreamTargetError, ValueError) as exc:
             print(f"zerostream stream: {exc}", file=terminal)
             return 2
@@ -137,20 +109,30 @@ def _run(args: argparse.Namespace) -> int:
     if summary["spool_depth"] and not summary["error"]:  # the SDK retried on its own and said nothing to us
         summary["error"] = (f"{summary['spool_depth']:,} records were not acknowledged in time; they wait in the "
                             f"spool for the next run (the endpoint's reasons are in {log_path})")  # fmt: skip
+    if summary["held_unspooled"]:
+        summary["error"] = (f"{summary['held_unspooled']:,} generated events could not be written to the spool "
+                            f"before the end (its disk was full) and were not sent")  # fmt: skip
     summary["seed"] = fleet.seed
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
     _print_summary(summary, args.json)
-    return 0 if summary["state"] != StreamState.PAUSED and summary["spool_depth"] == 0 else 1
+    finished = summary["state"] != StreamState.PAUSED and not summary["spool_depth"] and not summary["held_unspooled"]
+    return 0 if finished else 1
 
 
 async def _stream(
-    args: argparse.Namespace, fleet: Fleet, streamer: Streamer, connection: StreamConnection, terminal: TextIO
+    args: argparse.Namespace,
+    fleet: Fleet,
+    clock: DeviceClock,
+    streamer: Streamer,
+    connection: StreamConnection,
+    terminal: TextIO,
 ) -> dict[str, Any]:
     runner = asyncio.create_task(streamer.run())
     watchdog = asyncio.create_task(connection.watchdog.run()) if connection.watchdog is not None else None
-    start = time.time()
-    pump = FleetPump(fleet, streamer)
+    started_at = time.time()
+    start = clock.elapsed()
+    pump = FleetPump(fleet, streamer, clock=clock)
     asked_to_stop: list[str] = list(EARLY_STOP)  # SIGTERM or Ctrl+C: stop generating, send what is spooled, end
     loop = asyncio.get_running_loop()
 
@@ -165,30 +147,38 @@ async def _stream(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
             loop.add_signal_handler(sig, on_signal, sig.name)
     pumping = asyncio.create_task(
-        pump.run(until=lambda: bool(asked_to_stop) or time.time() - start >= args.duration)
+        pump.run(until=lambda: bool(asked_to_stop) or clock.elapsed() - start >= args.duration)
     )
     view = _LiveView(streamer, quiet=args.quiet, out=terminal)
     restarts = 0
     while not pumping.done():
         await asyncio.wait({pumping}, timeout=1.0)
-        view.show(time.time() - start)
+        view.show(clock.elapsed() - start)
         now_restarts = connection.watchdog.restarts if connection.watchdog is not None else 0
         if now_restarts > restarts and not args.quiet:
             note = "localbus had stopped: started it again on the same port (what it had not acknowledged is resent)"
-            print(f"\n{time.time() - start:6.1f}s  {note}", file=terminal, flush=True)
+            print(f"\n{clock.elapsed() - start:6.1f}s  {note}", file=terminal, flush=True)
         restarts = now_restarts
     throttled = pump.throttled_ticks
-    generating_s = time.time() - start
+    generating_s = clock.elapsed() - start
+    crashed = None if pumping.cancelled() else pumping.exception()
+    if crashed is not None:
+        log.error("generating stopped", exc_info=crashed)
+    deadline = clock.elapsed() + args.stop_timeout
+    while streamer.held and clock.elapsed() < deadline:  # the spool's disk was full: what waits goes in first
+        await loop.run_in_executor(None, streamer.retry_held, 0.5)
+        if streamer.held:
+            await asyncio.sleep(0.5)
     await streamer.stop(args.stop_timeout, through_reconnects=True)
     await runner
     if watchdog is not None:
         watchdog.cancel()
-    view.show(time.time() - start, final=True)
+    view.show(clock.elapsed() - start, final=True)
     s = streamer.stats
     return {
         "state": s.state if s.state is StreamState.PAUSED else ("drained" if not streamer.spool.depth else "stopped"),
-        "error": s.last_error or None,
-        "started_at_us": int(start * 1_000_000),
+        "error": (f"generating stopped: {crashed}" if crashed else None) or s.last_error or None,
+        "started_at_us": int(started_at * 1_000_000),
         "devices": len(fleet),
         "generated": s.generated,
         "sent": s.sent,
@@ -196,11 +186,12 @@ async def _stream(
         "resent": s.resent,
         "rejected": s.rejected,
         "spool_depth": streamer.spool.depth,
+        "held_unspooled": streamer.held,  # events the spool could not take before the end (its disk full): lost
         "dead_letters": streamer.spool.dead_letter_count(),
         "throttled_ticks": throttled,
         "localbus_restarts": connection.watchdog.restarts if connection.watchdog is not None else 0,
         "generated_per_s": s.generated / generating_s,
-        "acknowledged_per_s": s.acked / max(time.time() - start, 1e-9),
+        "acknowledged_per_s": s.acked / max(clock.elapsed() - start, 1e-9),
         "bytes_acknowledged": s.bytes_acked,
         "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
         "state_seconds": {k: round(v, 1) for k, v in view.state_seconds.items()},
@@ -220,6 +211,7 @@ class _LiveView:
         self._last = (0.0, 0, 0)
         self.state_seconds: dict[str, float] = {}
         self._state: tuple[str, float] | None = None  # (state, since elapsed)
+        self._spool_error = ""
 
     def _track(self, elapsed: float) -> str | None:
         state = str(self.streamer.visible_state())
@@ -240,6 +232,11 @@ class _LiveView:
         if changed and changed not in ("streaming", "connecting", "stopped"):
             reason = s.last_error.strip().splitlines()[0] if s.last_error.strip() else ""
             print(f"\n{elapsed:6.1f}s  {changed}{': ' + reason if reason else ''}", file=self.out, flush=True)
+        if s.spool_error != self._spool_error:
+            self._spool_error = s.spool_error
+            note = (f"cannot write the spool ({s.spool_error}): the fleet waits, holding {self.streamer.held:,} events"
+                    if s.spool_error else "the spool takes events again")  # fmt: skip
+            print(f"\n{elapsed:6.1f}s  {note}", file=self.out, flush=True)
         t0, g0, a0 = self._last
         dt = max(elapsed - t0, 1e-9)
         self._last = (elapsed, s.generated, s.acked)

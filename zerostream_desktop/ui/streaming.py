@@ -9,6 +9,7 @@ Widgets only ever see the signals.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ class StreamSnapshot:
     rejected: int
     ack_p95_ms: float
     last_error: str
+    held: int = 0  # events the spool could not take yet (its disk is full): the fleet waits
+    spool_error: str = ""
 
     def status_text(self, endpoint: str = "endpoint", sending: bool = True) -> str:
         """The connection and the fleet as two things: "localbus connected · idle · acked 0 · …"."""
@@ -50,6 +53,8 @@ class StreamSnapshot:
         text = f"{head} · acked {self.acked:,} · in flight {self.in_flight:,} · spool {self.spool_depth:,}"
         if self.rejected:
             text += f" · dead letters {self.rejected:,}"
+        if self.spool_error:
+            text += f" · cannot write the spool ({self.spool_error}): {self.held:,} events held, the fleet waits"
         if self.state in ("reconnecting", "paused") and self.last_error:
             error = self.last_error.splitlines()[0]
             text += f" · {error[:80]}{'…' if len(error) > 80 else ''}"
@@ -103,7 +108,7 @@ class StreamController(QObject):
         self._publish()
 
     def has_room(self, n: int) -> bool:
-        return self.streamer is None or self.streamer.spool.has_room(n)
+        return self.streamer is None or self.streamer.has_room(n)
 
     def submit(self, batch: EventBatch) -> None:
         """Called with each generated batch; spooled off the UI thread."""
@@ -158,9 +163,13 @@ class StreamController(QObject):
             st.rejected,
             st.latency(95),
             st.last_error,
+            s.held,
+            st.spool_error,
         )
 
     def _publish(self) -> None:
+        if self.streamer is not None and self.streamer.held:  # the spool could not be written: try again
+            self._background.run(functools.partial(self.streamer.retry_held, 0.0), lambda stored: None)
         snap = self.snapshot()
         if snap is not None:
             self.stats_changed.emit(snap)

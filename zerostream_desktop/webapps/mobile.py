@@ -97,7 +97,8 @@ class FleetService:
     async def start(self, user: str) -> None:
         self._need_stream()
         assert self.pump is not None
-        await self.pump.change(lambda fleet: None if fleet.running else fleet.start(time.time()))
+        clock = self.pump.clock
+        await self.pump.change(lambda fleet: None if fleet.running else fleet.start(clock.schedule()))
         self.last_action = Action("started", user, dt.datetime.now(dt.UTC))
         log.info("fleet of %d started by %s", len(self.fleet), user)
 

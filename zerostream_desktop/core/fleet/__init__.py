@@ -1,6 +1,7 @@
 """Fleet simulator: realistic mobile devices, vectorised over devices with numpy."""
 
 from zerostream_desktop.core.fleet.batch import EventBatch
+from zerostream_desktop.core.fleet.clock import DeviceClock
 from zerostream_desktop.core.fleet.fleet import MAX_DEVICES, Fleet
 from zerostream_desktop.core.fleet.modes import Mode, ModeMix
 from zerostream_desktop.core.fleet.regions import WORLD_CITIES, BoundingBox, Region
@@ -10,6 +11,7 @@ __all__ = [
     "MAX_DEVICES",
     "WORLD_CITIES",
     "BoundingBox",
+    "DeviceClock",
     "EventBatch",
     "Fleet",
     "Mode",

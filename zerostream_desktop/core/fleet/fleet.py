@@ -151,8 +151,12 @@ class Fleet:
 
     # --- stepping ---------------------------------------------------------------------------
 
-    def advance(self, now: float) -> EventBatch:
-        """Move every due device to `now` and return one event per due device."""
+    def advance(self, now: float, stamp: float | None = None) -> EventBatch:
+        """Move every due device to `now` and return one event per due device.
+
+        `now` is the schedule's time (see clock.DeviceClock); the events are stamped with `stamp`, the
+        devices' own clock, when it differs (a stepped clock moves the stamps, not the schedule).
+        """
         if self._clock is None:
             self.start(now)
         self._clock = now
@@ -179,7 +183,7 @@ class Fleet:
         st.event_t[due] = now
         nxt = st.next_due[due] + st.interval_s[due]
         st.next_due[due] = np.where(nxt <= now, now + st.interval_s[due], nxt)
-        return self._batch(due, now, acc, gyro, rssi)
+        return self._batch(due, now if stamp is None else stamp, acc, gyro, rssi)
 
     def _replay(self, idx: np.ndarray, dt: np.ndarray, now: float) -> None:
         st = self.state
@@ -206,10 +210,10 @@ class Fleet:
             st.heading[dev], st.speed[dev], st.trace_pos[dev] = heading, speed, tau
             st.odometer[dev] += moved
 
-    def _batch(self, idx: np.ndarray, now: float, acc: np.ndarray, gyro: np.ndarray, rssi: np.ndarray) -> EventBatch:
+    def _batch(self, idx: np.ndarray, stamp: float, acc: np.ndarray, gyro: np.ndarray, rssi: np.ndarray) -> EventBatch:
         st = self.state
         n = idx.size
-        ts = np.full(n, int(round(now * 1_000_000)), dtype=np.int64)
+        ts = np.full(n, int(round(stamp * 1_000_000)), dtype=np.int64)
         heading = st.heading[idx]
         columns = {
             "event_timestamp": ts,

@@ -1,4 +1,4 @@
-"""Runs a fleet on the wall clock into a streamer: the headless producer loop (`zerostream stream`, the web simulator).
+"""Runs a fleet on a device clock into a streamer: the headless producer loop (`zerostream stream`, the web simulator).
 
 Every tick the fleet advances to now and the batch goes to the spool on a worker thread (disk
 writes never block the event loop); then the streamer is woken. When the spool is full the fleet
@@ -9,11 +9,10 @@ Qt timer in the simulator pane.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.fleet import DeviceClock, Fleet
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
 
 TICK_S = 0.1
@@ -21,9 +20,15 @@ TICK_S = 0.1
 
 class FleetPump:
     def __init__(
-        self, fleet: Fleet, streamer: Streamer, tick_s: float = TICK_S, executor: Executor | None = None
+        self,
+        fleet: Fleet,
+        streamer: Streamer,
+        tick_s: float = TICK_S,
+        executor: Executor | None = None,
+        clock: DeviceClock | None = None,
     ) -> None:
         self.fleet = fleet
+        self.clock = clock or DeviceClock()  # the schedule ignores steps of the machine's clock
         self.streamer = streamer
         self.tick_s = tick_s
         self.throttled_ticks = 0
@@ -44,17 +49,20 @@ class FleetPump:
     async def tick(self) -> int:
         """One step: how many events went to the spool (0 when the fleet is stopped or throttled)."""
         async with self._lock:
+            loop = asyncio.get_running_loop()
+            if self.streamer.held:  # the spool could not be written (a full disk): its events first
+                await loop.run_in_executor(self._executor, self.streamer.retry_held, 1.0)
             if not self.fleet.running:
                 return 0
-            if not self.streamer.spool.has_room(max(1, len(self.fleet))):
+            if not self.streamer.has_room(max(1, len(self.fleet))):
                 self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
                 return 0
-            batch = self.fleet.advance(time.time())
+            batch = self.fleet.advance(self.clock.schedule(), self.clock.wall())
             if not len(batch):
                 return 0
-            await asyncio.get_running_loop().run_in_executor(self._executor, self.streamer.submit, batch)
+            stored = await loop.run_in_executor(self._executor, self.streamer.submit, batch)
         self.streamer.notify()
-        return len(batch)
+        return stored
 
     async def change(self, action: Callable[[Fleet], None]) -> None:
         """Change the fleet (start, stop, a new device count) between ticks."""

@@ -173,8 +173,14 @@ class Spool:
                     ((first + i, e, d, p, now_us) for i, (e, d, p) in enumerate(rows)),
                 )
                 cur.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # e.g. its disk is full: nothing was stored
+                _rollback(cur)
+                raise SpoolWriteError(
+                    f"cannot write to the spool {self.path}: {exc}; the fleet waits, holding its events, until "
+                    "there is room (free space on that disk)"
+                ) from exc
             except BaseException:
-                cur.execute("ROLLBACK")
+                _rollback(cur)
                 raise
             self._depth += n
             self._bytes += sum(len(p) for p in payloads)
@@ -385,3 +391,12 @@ def _try_lock(path: Path) -> IO[bytes] | None:
 
 class SpoolFullError(RuntimeError):
     pass
+
+
+class SpoolWriteError(RuntimeError):
+    """The spool's database refused a write (its disk is full, or read-only): nothing of it was stored."""
+
+
+def _rollback(cur: sqlite3.Cursor) -> None:
+    with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already (a full disk does)
+        cur.execute("ROLLBACK")

@@ -15,9 +15,11 @@ import contextlib
 import enum
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ import numpy as np
 
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import EventBatch
-from zerostream_desktop.core.ingest.spool import Spool, SpooledRecord
+from zerostream_desktop.core.ingest.spool import Spool, SpooledRecord, SpoolFullError, SpoolWriteError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class StreamStats:
     bytes_acked: int = 0
     state: StreamState = StreamState.STOPPED
     last_error: str = ""
+    spool_error: str = ""  # the spool cannot be written (a full disk): producers wait, their events held
     per_device: Counter[str] = field(default_factory=Counter)
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
 
@@ -112,20 +115,75 @@ class Streamer:
         self._stopped = asyncio.Event()
         self._stopping = False
         self._count_lock = threading.Lock()
+        self._held: deque[EventBatch] = deque()  # batches the spool could not take yet (a full disk), in order
+        self._held_lock = threading.Lock()
+        self._store_lock = threading.Lock()
+        self.on_spooled: Callable[[EventBatch], None] | None = None  # called (off the loop) once a batch is stored
 
     # --- producers ------------------------------------------------------------------------
 
     def submit(self, batch: EventBatch, timeout: float | None = None) -> int:
-        """Encode and spool a batch (blocks while the spool is full). Thread-safe; call off the loop."""
+        """Encode and spool a batch (blocks while the spool is full); how many events were stored. Thread-safe;
+        call off the loop.
+
+        When the spool cannot be written (its disk is full) the batch is held in memory, in order, and
+        `has_room` is false until `retry_held` stores it: producers wait, and no event is dropped.
+        """
         if not len(batch):
             return 0
+        with self._held_lock:
+            self._held.append(batch)
+        return self.retry_held(timeout)
+
+    def retry_held(self, timeout: float | None = None) -> int:
+        """Store the held batches in order, up to the first the spool still cannot take; events stored."""
+        stored = 0
+        with self._store_lock:
+            while True:
+                with self._held_lock:
+                    if not self._held:
+                        break
+                    batch = self._held[0]
+                try:
+                    self._store(batch, timeout)
+                except SpoolWriteError as exc:
+                    if not self.stats.spool_error:
+                        log.error("%s", exc)
+                    self.stats.spool_error = str(exc.__cause__ or exc)
+                    return stored
+                except SpoolFullError:  # full by its bound: it stays held, producers wait for acknowledgements
+                    return stored
+                except BaseException:
+                    with self._held_lock:
+                        self._held.popleft()
+                    raise
+                with self._held_lock:
+                    self._held.popleft()
+                stored += len(batch)
+            if self.stats.spool_error:
+                log.info("the spool takes events again")
+            self.stats.spool_error = ""
+        return stored
+
+    @property
+    def held(self) -> int:
+        """Events generated but not yet in the spool (it could not be written)."""
+        with self._held_lock:
+            return sum(len(b) for b in self._held)
+
+    def has_room(self, n: int = 1) -> bool:
+        """Whether producers may generate `n` more events now (backpressure: a full spool, or events held)."""
+        return not self._held and self.spool.has_room(n)
+
+    def _store(self, batch: EventBatch, timeout: float | None) -> None:
         payloads = (
             [t.encode("utf-8") for t in encoding.encode_json(batch)] if self.json_mode else encoding.encode_proto(batch)
         )
         self.spool.append(batch.event_ids(), batch.connection_ids(), payloads, timeout=timeout)
-        with self._count_lock:  # submit runs on several executor threads at once
+        with self._count_lock:
             self.stats.generated += len(batch)
-        return len(batch)
+        if self.on_spooled is not None:
+            self.on_spooled(batch)
 
     def notify(self) -> None:
         """Wake the pump (call on the loop after submitting)."""
@@ -302,7 +360,10 @@ class Streamer:
             except Exception as exc:
                 raise _classify(exc) from exc
             self._in_flight.popleft()
-            await loop.run_in_executor(None, self.spool.acknowledge, batch.records[-1].id)
+            try:
+                await loop.run_in_executor(None, self.spool.acknowledge, batch.records[-1].id)
+            except sqlite3.OperationalError as exc:  # a full disk: they go with the next acknowledgement that can
+                log.warning("could not remove acknowledged records from the spool (%s); they are removed later", exc)
             self._record_ack(batch.records, batch.sent_at)
             self._progress.set()
 

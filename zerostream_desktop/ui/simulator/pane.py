@@ -26,7 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from zerostream_desktop.core.fleet import MAX_DEVICES, WORLD_CITIES, Fleet, ModeMix, Region, TraceError, load_trace
+from zerostream_desktop.core.fleet import (
+    MAX_DEVICES,
+    WORLD_CITIES,
+    DeviceClock,
+    Fleet,
+    ModeMix,
+    Region,
+    TraceError,
+    load_trace,
+)
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
 from zerostream_desktop.ui.simulator.rate_chart import RateChart
@@ -44,6 +53,7 @@ class SimulatorPane(QWidget):
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.fleet = fleet
+        self.clock = DeviceClock()  # the schedule ignores steps of the machine's clock; stamps follow it
         self.model = DeviceTableModel(self)
         self._generated = 0
         self._counts: tuple[int, int] | None = None  # (generated, acknowledged) from the streamer's latest snapshot
@@ -208,7 +218,7 @@ class SimulatorPane(QWidget):
         except TraceError as exc:
             return str(exc)
         devices = np.array([self._selected]) if self._selected is not None else np.arange(len(self.fleet))
-        self.fleet.assign_trace(trace, devices, time.time(), self.time_scale_spin.value())
+        self.fleet.assign_trace(trace, devices, self.clock.schedule(), self.time_scale_spin.value())
         self._refresh_view()
         return None
 
@@ -244,7 +254,7 @@ class SimulatorPane(QWidget):
     def _toggle(self, on: bool) -> None:
         self.start_button.setText("&Stop" if on else "&Start")
         if on:
-            self.fleet.start(time.time())
+            self.fleet.start(self.clock.schedule())
             self._timer.start()
             self.simulation_started.emit()
         else:
@@ -257,7 +267,7 @@ class SimulatorPane(QWidget):
         self._throttled = not self.can_generate(len(self.fleet))
         if self._throttled:
             return  # the spool is full: devices wait, nothing is dropped
-        batch = self.fleet.advance(time.time())
+        batch = self.fleet.advance(self.clock.schedule(), self.clock.wall())
         if len(batch):
             self._generated += len(batch)
             self.events_generated.emit(batch)
