@@ -1,10 +1,14 @@
-"""Known secrets planted in the environment reach no output, log, data file or generated file of any command."""
+"""Known secrets planted in the environment reach no output, log, data file or generated file of any command,
+nor of the desktop app."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,11 @@ PLANTED = {
     "ZEROBUS_CLIENT_SECRET": "planted-zerobus-secret-3a4b5c",
     "ZEROSTREAM_WEBAPPS_TOKEN": "planted-webapps-token-6d7e8f",
     "ZEROSTREAM_LOCALBUS_CLIENT_SECRET": "planted-principal-secret-9a0b",
+}
+IN_KEYRING = {
+    "localbus-token": "keyring-localbus-token-f0e1d2",
+    "databricks-token:https://adb-1.2.azuredatabricks.net": "dapi-keyring-token-c3b4a5",
+    "zerobus-client-secret:ci-bot": "keyring-zerobus-secret-968778",
 }
 COMMANDS = [
     ["settings"], ["settings", "--json"], ["simulate", "--devices", "3", "--duration", "1"],
@@ -39,12 +48,34 @@ def test_every_command_keeps_the_secrets_to_itself(tmp_path: Path):
                              text=True, timeout=120)  # fmt: skip
         assert run.returncode == 0, (args, run.stderr[-1500:])
         outputs.append((args, run.stdout + run.stderr))
+    # and the desktop app, its secrets in the keyring this time: streaming for a while, then closed as a
+    # desktop session closes it (SIGTERM)
+    keyring_file = tmp_path / "os-keyring.json"
+    keyring_file.write_text(json.dumps({f"zerostream/{k}": v for k, v in IN_KEYRING.items()}))
+    app_env = {k: v for k, v in env.items() if k != "ZEROSTREAM_LOCALBUS_TOKEN"}
+    app_env |= {"QT_QPA_PLATFORM": "offscreen", "PYTHON_KEYRING_BACKEND": "tests.services.keyring.SweepKeyring",
+                "ZEROSTREAM_TEST_KEYRING": str(keyring_file), "PYTHONPATH": str(Path(__file__).parents[2])}  # fmt: skip
+    app = subprocess.Popen([sys.executable, "-m", "zerostream_desktop", "gui", "--start"], env=app_env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    table = tmp_path / "data" / "tables"
+    while time.monotonic() < deadline and not list(table.rglob("*.parquet")) and app.poll() is None:
+        time.sleep(0.5)
+    time.sleep(3)
+    app.send_signal(signal.SIGTERM)
+    app_out, _ = app.communicate(timeout=60)
+    assert app.returncode == 0, app_out[-1500:]
+    assert list(table.rglob("*.parquet")), "the app streamed nothing"
+    assert json.loads(keyring_file.read_text()) == {f"zerostream/{k}": v for k, v in IN_KEYRING.items()}  # used
+    outputs.append((["gui", "--start"], app_out))
+    assert list((home / ".config").rglob("*.conf")) or list((home / ".config").rglob("*.ini")), "no app settings"
+    secrets = {**PLANTED, **IN_KEYRING}
     for args, text in outputs:
-        for name, secret in PLANTED.items():
+        for name, secret in secrets.items():
             assert secret not in text, f"{name} in the output of {args}"
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != keyring_file]
     assert any(p.name == "stream.log" for p in files) and any(p.suffix == ".sqlite" for p in files)
     for path in files:
         data = path.read_bytes()
-        for name, secret in PLANTED.items():
+        for name, secret in secrets.items():
             assert secret.encode() not in data, f"{name} in {path}"

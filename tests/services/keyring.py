@@ -56,3 +56,36 @@ class PlaintextKeyring(keyring.backend.KeyringBackend):
         if self._config.has_section(service):
             self._config.remove_option(service, username)
             self._save()
+
+
+class SweepKeyring(keyring.backend.KeyringBackend):
+    """The OS keyring as another process sees it, for the secrets sweep: `PYTHON_KEYRING_BACKEND` names
+    this class and `ZEROSTREAM_TEST_KEYRING` the JSON file the test seeded (the file is the keyring's own
+    storage, like the OS keyring's database: the sweep looks everywhere else)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def _load(self) -> dict[str, str]:
+        import json
+        import os
+
+        with open(os.environ["ZEROSTREAM_TEST_KEYRING"], encoding="utf-8") as f:
+            return dict(json.load(f))
+
+    def _save(self, data: dict[str, str]) -> None:
+        import json
+        import os
+
+        with open(os.environ["ZEROSTREAM_TEST_KEYRING"], "w", encoding="utf-8") as f:
+            json.dump(data, f)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._load().get(f"{service}/{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._save({**self._load(), f"{service}/{username}": password})
+
+    def delete_password(self, service: str, username: str) -> None:
+        data = self._load()
+        data.pop(f"{service}/{username}", None)
+        self._save(data)
