@@ -37,6 +37,21 @@ def test_simulate_replays_a_trace(capsys):
     assert all(52.372 < r["latitude"] < 52.376 and 4.891 < r["longitude"] < 4.895 for r in records)
 
 
+def test_simulate_with_faults_logs_each_one_where_the_events_show_it(capsys, tmp_path):
+    argv = ["--data-dir", str(tmp_path), "simulate", "--devices", "20", "--interval-ms", "500", "--duration", "30",
+            "--seed", "3", "--faults", "dup=0.05,jump=0.01"]  # fmt: skip
+    assert main(argv) == 0
+    records = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    [log_file] = (tmp_path / "faults").glob("simulate-*.jsonl")
+    log = [json.loads(x) for x in log_file.read_text().splitlines()]
+    counts = {k: sum(e["kind"] == k for e in log) for k in ("dup", "jump")}
+    assert counts["dup"] > 10 and counts["jump"] > 5
+    ids = [r["event_id"] for r in records]
+    assert len(ids) - len(set(ids)) == counts["dup"]  # each logged duplicate is a record sent twice
+    jumped = {e["event_id"] for e in log if e["kind"] == "jump"}
+    assert jumped <= set(ids)
+
+
 def test_bad_setting_exits_2_with_the_variable_named(capsys, monkeypatch):
     monkeypatch.setenv("STREAM_INTERVAL_MS", "soon")
     assert main(["simulate", "--duration", "1"]) == 2
@@ -77,6 +92,7 @@ def test_help_and_version(argv, capsys):
         (["simulate", "--mode-mix", "flying=1"], "unknown mode 'flying'"),
         (["simulate", "--trace", "/nope/track.gpx"], "no such file"),
         (["simulate", "--region", "Atlantis"], "unknown city"),
+        (["simulate", "--faults", "wobble=0.1"], "--faults: fault 'wobble=0.1': unknown kind 'wobble'"),
     ],
 )
 def test_bad_command_line_values_exit_2_with_the_reason(argv, message, capsys):

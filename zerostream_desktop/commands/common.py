@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from typing import Any
 
 import numpy as np
 
 from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
-from zerostream_desktop.core.fleet import Fleet, ModeMix, TraceError, load_trace
+from zerostream_desktop.core.fleet import FaultLog, FaultSpec, FaultSpecError, Fleet, ModeMix, TraceError, load_trace
+from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings, Sourced, resolve_settings
 
 
@@ -33,6 +36,12 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode-mix", help="e.g. walking=4,cycling=2,driving=4")
     p.add_argument("--trace", help="GPX, GeoJSON or CSV track for every device to replay")
     p.add_argument("--time-scale", type=ranged(float, 0.01, 1000), default=1.0, help="trace replay speed (default 1x)")
+    p.add_argument(
+        "--faults", metavar="SPEC",
+        help="device faults: a preset (clean, urban-phones, bad-network, chaos) or kind=rate[:duration],... with "
+        "kinds dropout, jump, skew, offline, dead, dup, spike; e.g. dropout=0.02,jump=0.005,offline=0.01:120s,"
+        "dup=0.01 (logged to the data folder's faults/)",
+    )  # fmt: skip
 
 
 def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:
@@ -48,13 +57,18 @@ def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:
     return settings
 
 
-def build_fleet(settings: Settings, args: argparse.Namespace, start: float) -> Fleet:
-    """The fleet for a command, trace assigned, started at `start`."""
+def build_fleet(settings: Settings, args: argparse.Namespace, start: float, command: str = "run") -> Fleet:
+    """The fleet for a command, trace assigned, faults set (logged under the data folder), started at `start`."""
     try:
         fleet = fleet_from_settings(settings, ModeMix.parse(args.mode_mix) if args.mode_mix else None)
         if args.trace:
             fleet.assign_trace(load_trace(args.trace), np.arange(len(fleet)), start, args.time_scale)
+        spec = FaultSpec.parse(getattr(args, "faults", None))
     except (TraceError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--faults: {exc}" if isinstance(exc, FaultSpecError) else str(exc)) from None
+    if spec.active:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(start))
+        folder = ensure_private_dir(settings.data_dir / "faults")
+        fleet.set_faults(spec, FaultLog(folder / f"{command}-{stamp}-{os.getpid()}.jsonl"))
     fleet.start(start)
     return fleet

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     start = time.time()
-    fleet = build_fleet(fleet_settings(args), args, start)
+    fleet = build_fleet(fleet_settings(args), args, start, command="simulate")
     out = sys.stdout
     steps = int(args.duration / TICK_S)
     for k in range(1, steps + 1):
@@ -41,5 +41,10 @@ def run(args: argparse.Namespace) -> int:
         if len(batch):
             # as a sender would send them at `now` (the send time is a field of the record: ZeroBus fills none)
             out.write("\n".join(stamp_sent(encode_json(batch), int(now * 1_000_000))) + "\n")
+    rest = fleet.faults.flush() if fleet.faults is not None else None  # devices still offline upload at the end
+    if rest is not None and len(rest):
+        out.write("\n".join(stamp_sent(encode_json(rest), int(now * 1_000_000))) + "\n")
     out.flush()
+    if fleet.faults is not None:
+        fleet.faults.log.close()
     return 0

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
     clock = DeviceClock()  # durations and the schedule on the monotonic clock: a clock step changes neither
-    fleet = build_fleet(settings, args, clock.schedule())
+    fleet = build_fleet(settings, args, clock.schedule(), command="stream")
     log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
     with native_output_to(log_path) as terminal:
         connection = None
@@ -113,8 +113,15 @@ def _run(args: argparse.Namespace) -> int:
         summary["error"] = (f"{summary['held_unspooled']:,} generated events could not be written to the spool "
                             f"before the end (its disk was full) and were not sent")  # fmt: skip
     summary["seed"] = fleet.seed
+    if fleet.faults is not None:
+        injected = fleet.faults.log.counts()
+        summary["faults"] = {"spec": str(fleet.faults.spec), "log": str(fleet.faults.log.path), "injected": injected}
+        fleet.faults.log.close()
     if settings.endpoint == "local":
         summary["duplicates"] = count_duplicates(settings, summary["started_at_us"])
+        if fleet.faults is not None and summary["duplicates"] is not None:  # sent twice on purpose, apart
+            summary["injected_duplicates"] = fleet.faults.log.counts().get("dup", 0)
+            summary["delivery_duplicates"] = summary["duplicates"] - summary["injected_duplicates"]
     _print_summary(summary, args.json)
     finished = summary["state"] != StreamState.PAUSED and not summary["spool_depth"] and not summary["held_unspooled"]
     return 0 if finished else 1
@@ -164,6 +171,10 @@ async def _stream(
     crashed = None if pumping.cancelled() else pumping.exception()
     if crashed is not None:
         log.error("generating stopped", exc_info=crashed)
+    backlog = fleet.faults.flush() if fleet.faults is not None else None  # offline devices upload at the end
+    if backlog is not None and len(backlog):
+        await loop.run_in_executor(None, streamer.submit, backlog)
+        streamer.notify()
     deadline = clock.elapsed() + args.stop_timeout
     while streamer.held and clock.elapsed() < deadline:  # the spool's disk was full: what waits goes in first
         await loop.run_in_executor(None, streamer.retry_held, 0.5)
@@ -292,4 +303,11 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print("time not streaming: " + ", ".join(f"{k} {v:.1f} s" for k, v in away.items()))
     if summary["error"]:
         print(f"last error: {summary['error']}")
+    if "faults" in summary:
+        faults = summary["faults"]
+        injected = ", ".join(f"{k} {v:,}" for k, v in sorted(faults["injected"].items())) or "none yet"
+        print(f"device faults ({faults['spec']}): {injected}; log: {faults['log']}")
+        if "injected_duplicates" in summary:
+            print(f"duplicates: {summary['injected_duplicates']:,} sent twice on purpose, "
+                  f"{summary['delivery_duplicates']:,} from delivery (resent after a failure)")  # fmt: skip
     print(f"log (the SDK's own lines included): {summary['log']}")

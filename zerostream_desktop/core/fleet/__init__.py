@@ -2,6 +2,8 @@
 
 from zerostream_desktop.core.fleet.batch import EventBatch
 from zerostream_desktop.core.fleet.clock import DeviceClock
+from zerostream_desktop.core.fleet.faults import PRESETS as FAULT_PRESETS
+from zerostream_desktop.core.fleet.faults import FaultLog, FaultSpec, FaultSpecError
 from zerostream_desktop.core.fleet.fleet import MAX_DEVICES, Fleet
 from zerostream_desktop.core.fleet.modes import Mode, ModeMix
 from zerostream_desktop.core.fleet.regions import WORLD_CITIES, BoundingBox, Region
@@ -12,6 +14,10 @@ __all__ = [
     "WORLD_CITIES",
     "BoundingBox",
     "DeviceClock",
+    "FAULT_PRESETS",
+    "FaultLog",
+    "FaultSpec",
+    "FaultSpecError",
     "EventBatch",
     "Fleet",
     "Mode",

@@ -49,6 +49,26 @@ class EventBatch:
     def __len__(self) -> int:
         return int(self.device_index.size)
 
+    def take(self, rows: np.ndarray) -> EventBatch:
+        """The events at `rows` (indices into this batch; repeats allowed), in that order."""
+        return EventBatch(
+            self.device_index[rows], self.event_id[rows], {k: v[rows] for k, v in self.columns.items()},
+            self.identities, self.topic,
+        )  # fmt: skip
+
+    @staticmethod
+    def concat(batches: list[EventBatch]) -> EventBatch:
+        """One batch of several from the same fleet, in order."""
+        if len(batches) == 1:
+            return batches[0]
+        first = batches[0]
+        return EventBatch(
+            np.concatenate([b.device_index for b in batches]),
+            np.concatenate([b.event_id for b in batches]),
+            {k: np.concatenate([b.columns[k] for b in batches]) for k in first.columns},
+            first.identities, first.topic,
+        )  # fmt: skip
+
     def event_ids(self) -> list[str]:
         return [bytes(row).decode("ascii") for row in self.event_id] if len(self) else []
 

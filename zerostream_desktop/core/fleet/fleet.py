@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from zerostream_desktop.core.fleet.batch import US_PER_DAY, EventBatch, new_event_ids
+from zerostream_desktop.core.fleet.faults import FaultInjector, FaultLog, FaultSpec
 from zerostream_desktop.core.fleet.geo import bearing_deg, haversine_m, wrap_180
 from zerostream_desktop.core.fleet.identity import Identities, device_uniforms
 from zerostream_desktop.core.fleet.modes import LIMITS, Mode, ModeMix
@@ -52,6 +53,7 @@ class Fleet:
         self._rng = np.random.default_rng([seed, 0x5EED])
         self._towers = tower_vectors(*self.region.towers(seed))
         self._clock: float | None = None
+        self.faults: FaultInjector | None = None  # device faults on top (set_faults); none by default
         self.apply(count)
 
     def __len__(self) -> int:
@@ -70,6 +72,8 @@ class Fleet:
         n = len(self.state)
         if count < n:
             self.state.truncate(count)
+            if self.faults is not None:
+                self.faults.forget(count)
         elif count > n:
             self.state.append(self._new_devices(np.arange(n, count)))
             pick_waypoints(self.state, np.arange(n, count), self._rng, self.region)
@@ -183,7 +187,16 @@ class Fleet:
         st.event_t[due] = now
         nxt = st.next_due[due] + st.interval_s[due]
         st.next_due[due] = np.where(nxt <= now, now + st.interval_s[due], nxt)
-        return self._batch(due, now if stamp is None else stamp, acc, gyro, rssi)
+        batch = self._batch(due, now if stamp is None else stamp, acc, gyro, rssi)
+        if self.faults is not None:
+            batch = self.faults.apply(batch, now, len(st), st.interval_s)
+        return batch
+
+    def set_faults(self, spec: FaultSpec | str | None, log: FaultLog | None = None) -> FaultInjector | None:
+        """Inject device faults from now on (a spec, its text or a preset name); None or "clean": none."""
+        spec = spec if isinstance(spec, FaultSpec) else FaultSpec.parse(spec)
+        self.faults = FaultInjector(spec, self.seed, log) if spec.active else None
+        return self.faults
 
     def _replay(self, idx: np.ndarray, dt: np.ndarray, now: float) -> None:
         st = self.state
