@@ -13,14 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
 
 from zerostream_desktop.core import schema
 from zerostream_desktop.core.analytics.model import (
+    DELAY_BUCKETS_S,
     Client,
+    DeviceQuality,
     Kpis,
+    Quality,
+    QualityThresholds,
     SeriesPoint,
     Track,
     TrackPoint,
@@ -93,8 +98,40 @@ def rows() -> list[dict]:
             "heading_deg": None, "speed_kmh": None, "battery_pct": None, "signal_strength": None,
         }  # fmt: skip
         land(event, ts + dt.timedelta(milliseconds=200))
+    for row in faulty_fleet()[0]:
+        land({k: v for k, v in row.items() if k != "ingested_at"}, row["ingested_at"])
     out.sort(key=_arrival)
     return out
+
+
+FAULTS = "chaos"  # every kind of device fault, at the preset's rates
+FAULTY_DEVICES = 16
+
+
+@cache
+def faulty_fleet() -> tuple[tuple[dict, ...], tuple[dict, ...]]:
+    """A fleet with every kind of device fault for the ten minutes, as its rows land (sent when the fleet
+    emits them, 50 to 800 ms on the way), and the fault log: what the data-quality queries must find."""
+    from zerostream_desktop.core.fleet import Fleet
+
+    rng = random.Random(17)
+    fleet = Fleet(2026, FAULTY_DEVICES, interval_ms=2000)
+    fleet.set_faults(FAULTS)
+    start = T0.timestamp()
+    fleet.start(start)
+    landed: list[dict] = []
+    steps = int(595 / 0.5)
+    for k in range(1, steps + 2):
+        now = start + k * 0.5
+        batch = fleet.advance(now) if k <= steps else fleet.faults.flush()  # the end: offline devices upload
+        if batch is None:
+            continue
+        for row in batch.to_rows():
+            ts = dt.datetime.fromtimestamp(row["event_timestamp"] / 1e6, tz=dt.UTC)
+            sent = dt.datetime.fromtimestamp(now, tz=dt.UTC) + dt.timedelta(milliseconds=rng.randrange(50, 800))
+            landed.append({**row, "event_timestamp": ts, "event_date": ts.date(), "payload_bytes": 200,
+                           "ingested_at": sent})  # fmt: skip
+    return tuple(landed), tuple(fleet.faults.log.entries)
 
 
 def _arrival(r: dict) -> tuple[dt.datetime, str]:
@@ -216,3 +253,112 @@ def expected_events(rows_: list[dict], client: str | None, limit: int, offset: i
          "ingested_at": None if r["ingested_at"] is None else round(r["ingested_at"].timestamp() * 1000, 3)}
         for r in pool[offset : offset + limit]
     ]  # fmt: skip
+
+
+def _haversine_m(lat1, lon1, lat2, lon2) -> float | None:
+    import math
+
+    if None in (lat1, lon1, lat2, lon2):
+        return None
+    r = math.radians
+    a = math.sin(r(lat2 - lat1) / 2) ** 2 + math.cos(r(lat1)) * math.cos(r(lat2)) * math.sin(r(lon2 - lon1) / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def quality_flags(rows_: list[dict], t: QualityThresholds) -> tuple[list[dict], dict[str, float], float | None]:
+    """Each event once (its latest landing) with its flags, each device's usual delay and the fleet's."""
+    by: dict[str, list[dict]] = defaultdict(list)
+    for r in latest_landings(rows_):
+        by[r["connection_id"]].append(r)
+    flagged: list[dict] = []
+    usual: dict[str, float] = {}
+    for cid, rs in by.items():
+        lates = [_us(r["ingested_at"] - r["event_timestamp"]) / 1e6 for r in rs if r["ingested_at"] is not None]
+        if lates:
+            usual[cid] = float(np.percentile(lates, 50))
+    fleet_med = float(np.percentile(list(usual.values()), 50)) if usual else None
+    for cid, rs in by.items():
+        by_time = sorted(rs, key=lambda r: (r["event_timestamp"], r["event_id"]))
+        by_sent = sorted(rs, key=lambda r: (r["ingested_at"] is None, r["ingested_at"] or T0, r["event_timestamp"],
+                                            r["event_id"]))  # fmt: skip
+        sent_before: dict[str, dt.datetime | None] = {}
+        top = None
+        for r in by_sent:
+            sent_before[r["event_id"]] = top
+            top = r["event_timestamp"] if top is None else max(top, r["event_timestamp"])
+        for i, r in enumerate(by_time):
+            prev = by_time[i - 1] if i else None
+            nxt = by_time[i + 1] if i + 1 < len(by_time) else None
+            p_m = _haversine_m(prev["latitude"], prev["longitude"], r["latitude"], r["longitude"]) if prev else None
+            n_m = _haversine_m(r["latitude"], r["longitude"], nxt["latitude"], nxt["longitude"]) if nxt else None
+            p_dt = _us(r["event_timestamp"] - prev["event_timestamp"]) / 1e6 if prev else None
+            n_dt = _us(nxt["event_timestamp"] - r["event_timestamp"]) / 1e6 if nxt else None
+            lateness = _us(r["ingested_at"] - r["event_timestamp"]) / 1e6 if r["ingested_at"] is not None else None
+            med = usual.get(cid)
+            beyond = lateness - med if lateness is not None and med is not None else None
+            cap = t.jump_kmh / 3.6
+            into = p_m is not None and p_dt is not None and p_m > cap * p_dt
+            out_of = nxt is None or nxt["latitude"] is None or (n_m is not None and n_m > cap * n_dt)
+            before = sent_before[r["event_id"]]
+            flagged.append({
+                "event_id": r["event_id"], "connection_id": cid, "beyond_s": beyond,
+                "skew_s": None if med is None or fleet_med is None else med - fleet_med,
+                "late": int(beyond is not None and beyond > t.late_s),
+                "ooo": int(r["ingested_at"] is not None and before is not None and r["event_timestamp"] < before),
+                "jump": int(into and out_of),
+                "stale": int(p_m is not None and p_m < 0.01 and (r["speed_kmh"] or 0) >= t.stale_kmh
+                             and r["speed_kmh"] is not None),
+            })  # fmt: skip
+    return flagged, usual, fleet_med
+
+
+def expected_quality(rows_: list[dict], t: QualityThresholds, lakebase: bool = False) -> Quality:
+    flagged, usual, fleet_med = quality_flags(rows_, t)
+    edges = (float("-inf"), *DELAY_BUCKETS_S, float("inf"))
+    beyond = [f["beyond_s"] for f in flagged if f["beyond_s"] is not None]
+    buckets = tuple(sum(1 for b in beyond if lo <= b < hi) for lo, hi in zip(edges, edges[1:], strict=False))
+    raw = [r for r in rows_ if not r["connection_id"].startswith("zerostream-probe-")]
+    return Quality(
+        events=len(flagged), late=sum(f["late"] for f in flagged), out_of_order=sum(f["ooo"] for f in flagged),
+        jumps=sum(f["jump"] for f in flagged), jump_devices=len({f["connection_id"] for f in flagged if f["jump"]}),
+        stale=sum(f["stale"] for f in flagged),
+        skewed_devices=sum(1 for m in usual.values() if fleet_med is not None and abs(m - fleet_med) > t.skew_s),
+        delay_buckets=buckets, duplicates=None if lakebase else len(raw) - len({r["event_id"] for r in raw}),
+    )  # fmt: skip
+
+
+def expected_quality_devices(rows_: list[dict], t: QualityThresholds) -> list[DeviceQuality]:
+    flagged, _, _ = quality_flags(rows_, t)
+    by: dict[str, list[dict]] = defaultdict(list)
+    for f in flagged:
+        by[f["connection_id"]].append(f)
+    out = []
+    for cid, fs in by.items():
+        sums = {k: sum(f[k] for f in fs) for k in ("late", "ooo", "jump", "stale")}
+        skew = fs[0]["skew_s"]
+        if sum(sums.values()) > 0 or (skew is not None and abs(skew) > t.skew_s):
+            out.append(DeviceQuality(cid, len(fs), sums["late"], sums["ooo"], sums["jump"], sums["stale"],
+                                     None if skew is None else round(skew, 6)))  # fmt: skip
+    out.sort(key=lambda d: (-(d.late + d.out_of_order + d.jumps + d.stale), d.connection_id.encode()))
+    return out
+
+
+def expected_quality_points(rows_: list[dict], cid: str, t: QualityThresholds, lakebase: bool = False) -> list:
+    from zerostream_desktop.core.analytics.model import QualityPoint
+
+    flagged, _, _ = quality_flags(rows_, t)
+    copies: dict[str, int] = defaultdict(int)
+    for r in rows_:
+        if r["connection_id"] == cid:
+            copies[r["event_id"]] += 1
+    events = {r["event_id"]: r for r in latest_landings(rows_) if r["connection_id"] == cid}
+    out = []
+    for f in flagged:
+        if f["connection_id"] != cid:
+            continue
+        n = None if lakebase else copies[f["event_id"]]
+        if f["late"] + f["ooo"] + f["jump"] + f["stale"] > 0 or (n is not None and n > 1):
+            r = events[f["event_id"]]
+            out.append(QualityPoint(f["event_id"], r["event_timestamp"], r["latitude"], r["longitude"],
+                                    bool(f["late"]), bool(f["ooo"]), bool(f["jump"]), bool(f["stale"]), n))  # fmt: skip
+    return sorted(out, key=lambda p: (p.event_timestamp, p.event_id))

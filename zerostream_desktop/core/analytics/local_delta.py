@@ -51,7 +51,11 @@ from zerostream_desktop.core.analytics.model import (
     MINUTE_S,
     AnalyticsError,
     Client,
+    DeviceQuality,
     Kpis,
+    Quality,
+    QualityPoint,
+    QualityThresholds,
     Refresh,
     SeriesPoint,
     Track,
@@ -60,9 +64,12 @@ from zerostream_desktop.core.analytics.model import (
     check_page,
     check_track_args,
     clients_from_rows,
+    device_quality_from_rows,
     events_from_rows,
     keep_indices,
     kpis_from_row,
+    quality_from_row,
+    quality_points_from_rows,
     series_from_rows,
     series_since,
     track_from_rows,
@@ -242,6 +249,25 @@ class LocalDeltaAnalytics:
             params = {"connection_id": connection_id, "limit": limit, "offset": offset}
             rows = self._db.execute(_EVENTS_SQL, params).fetchall()
         return events_from_rows(rows)
+
+    def quality(self, thresholds: QualityThresholds | None = None) -> Quality:
+        with self._lock:
+            if not self._sync():
+                return Quality()
+            return quality_from_row(self._full("quality", (thresholds or QualityThresholds()).params())[0])
+
+    def quality_devices(self, thresholds: QualityThresholds | None = None) -> list[DeviceQuality]:
+        with self._lock:
+            if not self._sync():
+                return []
+            return device_quality_from_rows(self._full("quality_devices", (thresholds or QualityThresholds()).params()))
+
+    def quality_points(self, connection_id: str, thresholds: QualityThresholds | None = None) -> list[QualityPoint]:
+        params = {**(thresholds or QualityThresholds()).params(skew=False), "connection_id": connection_id}
+        with self._lock:
+            if not self._sync():
+                return []
+            return quality_points_from_rows(self._full("quality_points", params))
 
     def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
         """One dashboard beat: the table is asked for new versions once, not once per figure."""

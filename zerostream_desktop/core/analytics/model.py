@@ -189,6 +189,18 @@ class Analytics(Protocol):
         """A number that changes when the store has new data, cheap to ask; None when the store cannot tell."""
         ...
 
+    def quality(self, thresholds: QualityThresholds | None = None) -> Quality:
+        """What a messy fleet sent: late, out of order, jumps, stale fixes, skewed clocks, duplicates."""
+        ...
+
+    def quality_devices(self, thresholds: QualityThresholds | None = None) -> list[DeviceQuality]:
+        """The devices with any of those, the worst first."""
+        ...
+
+    def quality_points(self, connection_id: str, thresholds: QualityThresholds | None = None) -> list[QualityPoint]:
+        """One device's events that look wrong (its track's marks), oldest first."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -233,6 +245,17 @@ class SqlBackend:
 
     def data_version(self) -> int | None:
         return None  # a warehouse or Lakebase cannot say cheaply; the dashboard refreshes on its cadence
+
+    def quality(self, thresholds: QualityThresholds | None = None) -> Quality:
+        return quality_from_row(self._query("quality", (thresholds or QualityThresholds()).params())[0])
+
+    def quality_devices(self, thresholds: QualityThresholds | None = None) -> list[DeviceQuality]:
+        rows = self._query("quality_devices", (thresholds or QualityThresholds()).params())
+        return device_quality_from_rows(rows)
+
+    def quality_points(self, connection_id: str, thresholds: QualityThresholds | None = None) -> list[QualityPoint]:
+        params = {**(thresholds or QualityThresholds()).params(skew=False), "connection_id": connection_id}
+        return quality_points_from_rows(self._query("quality_points", params))
 
     def refresh(self, window: Window, track_of: str | None = None, series_s: int = MINUTE_S) -> Refresh:
         return Refresh(
@@ -387,3 +410,99 @@ def _opt_float(v: object) -> float | None:
 
 def _opt_int(v: object) -> int | None:
     return None if v is None else int(v)  # type: ignore[call-overload]
+
+
+# --- data quality --------------------------------------------------------------------------------
+
+DELAY_BUCKETS_S = (1, 5, 30, 120, 600)  # the edges: under 1 s, 1-5 s, ..., 10 min and more
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    late_s: float = 10.0  # later than the device's usual delay by this much: late
+    jump_kmh: float = 400.0  # implied speed into and out of a fix above this: a position jump
+    stale_kmh: float = 3.0  # the same position again while the device reports this speed or more: stale
+    skew_s: float = 15.0  # a device whose usual delay differs from the fleet's by this much: a skewed clock
+
+    def params(self, skew: bool = True) -> dict[str, float]:
+        """As query parameters (the per-event queries do not take the skew's)."""
+        out = {"late_s": self.late_s, "jump_kmh": self.jump_kmh, "stale_kmh": self.stale_kmh, "skew_s": self.skew_s}
+        if not skew:
+            del out["skew_s"]
+        return out
+
+
+@dataclass(frozen=True)
+class Quality:
+    events: int = 0
+    late: int = 0
+    out_of_order: int = 0
+    jumps: int = 0
+    jump_devices: int = 0
+    stale: int = 0
+    skewed_devices: int = 0
+    delay_buckets: tuple[int, ...] = (0, 0, 0, 0, 0, 0)  # beyond each device's usual delay, DELAY_BUCKETS_S
+    duplicates: int | None = 0  # None: not measurable (a Lakebase synced table keeps one row per event)
+
+
+@dataclass(frozen=True)
+class DeviceQuality:
+    connection_id: str
+    events: int
+    late: int
+    out_of_order: int
+    jumps: int
+    stale: int
+    skew_s: float | None  # its usual delay minus the fleet's: a clock that is off
+
+
+@dataclass(frozen=True)
+class QualityPoint:
+    """One event of a device that looks wrong, and why (any of the flags)."""
+
+    event_id: str
+    event_timestamp: dt.datetime
+    latitude: float | None
+    longitude: float | None
+    late: bool
+    out_of_order: bool
+    jump: bool
+    stale: bool
+    copies: int | None  # rows the table holds of it; None: not measurable (Lakebase)
+
+
+def quality_points_from_rows(rows: Sequence[Sequence[Any]]) -> list[QualityPoint]:
+    return [
+        QualityPoint(
+            str(r[0]),
+            r[1],
+            r[2],
+            r[3],
+            bool(r[4]),
+            bool(r[5]),
+            bool(r[6]),
+            bool(r[7]),
+            None if r[8] is None else int(r[8]),
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+def quality_from_row(row: Sequence[Any]) -> Quality:
+    n = [int(v or 0) for v in row[:13]]
+    return Quality(n[0], n[1], n[2], n[3], n[4], n[5], n[6], tuple(n[7:13]), None if row[13] is None else int(row[13]))
+
+
+def device_quality_from_rows(rows: Sequence[Sequence[Any]]) -> list[DeviceQuality]:
+    return [
+        DeviceQuality(
+            str(r[0]),
+            int(r[1]),
+            int(r[2] or 0),
+            int(r[3] or 0),
+            int(r[4] or 0),
+            int(r[5] or 0),
+            None if r[6] is None else round(float(r[6]), 6),
+        )  # fmt: skip
+        for r in rows
+    ]

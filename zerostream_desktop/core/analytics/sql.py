@@ -25,6 +25,7 @@ NOT_PROBE = f"connection_id NOT LIKE '{PROBE_PREFIX}%'"
 def _source(table: str, not_probe: str = NOT_PROBE) -> str:
     return f"(SELECT * FROM {table} WHERE {not_probe}) AS events_src"
 
+
 # One row per event: its latest landing, i.e. its latest send (`ingested_at` is the sender's stamp; a row
 # another producer wrote without one comes last: every engine here is told NULLS LAST explicitly, since
 # PostgreSQL and Spark differ on the default for DESC).
@@ -131,8 +132,98 @@ QUALIFY row_number() OVER (ORDER BY {_EVENT_ORDER}) BETWEEN :offset + 1 AND :off
 ORDER BY {_EVENT_ORDER}
 """
 
+# --- data quality: what a messy fleet sends (late, out of order, position jumps, stale fixes, skewed clocks) --
+#
+# Per event (once, at its latest landing): its delay (landing minus event time) beyond its device's usual
+# (the device's median: a skewed clock moves them all), its distance from the device's previous and next
+# fix (by event time) against the time between them, and whether an event with a later time of the same
+# device was sent before it. A jump: implied speed above :jump_kmh both into and out of the fix (a bad
+# fix comes back; a fix after a dropout does not). Stale: the same position as the previous fix while the
+# device reports :stale_kmh or more. Distances by haversine; no division, so two fixes at one time are fine.
+_HAVERSINE_M = """2 * 6371008.8 * asin(sqrt(power(sin(radians({lat2} - {lat1}) / 2), 2)
+      + cos(radians({lat1})) * cos(radians({lat2})) * power(sin(radians({lon2} - {lon1}) / 2), 2)))"""
+_BY_TIME = "PARTITION BY connection_id ORDER BY event_timestamp, event_id"
+_QUALITY_FLAGS = f"""
+events AS (
+  SELECT event_id, connection_id, event_timestamp, ingested_at, latitude, longitude, speed_kmh
+  FROM {{table}}
+  {_LATEST_LANDING}
+),
+seq AS (
+  SELECT *,
+    (unix_micros(ingested_at) - unix_micros(event_timestamp)) / 1000000.0 AS lateness_s,
+    lag(latitude) OVER ({_BY_TIME}) AS p_lat, lag(longitude) OVER ({_BY_TIME}) AS p_lon,
+    (unix_micros(event_timestamp) - unix_micros(lag(event_timestamp) OVER ({_BY_TIME}))) / 1000000.0 AS p_dt,
+    lead(latitude) OVER ({_BY_TIME}) AS n_lat, lead(longitude) OVER ({_BY_TIME}) AS n_lon,
+    (unix_micros(lead(event_timestamp) OVER ({_BY_TIME})) - unix_micros(event_timestamp)) / 1000000.0 AS n_dt,
+    max(event_timestamp) OVER (PARTITION BY connection_id ORDER BY ingested_at NULLS LAST, event_timestamp, event_id
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS sent_before
+  FROM events
+),
+dist AS (
+  SELECT *,
+    {_HAVERSINE_M.format(lat1="p_lat", lon1="p_lon", lat2="latitude", lon2="longitude")} AS p_m,
+    {_HAVERSINE_M.format(lat1="latitude", lon1="longitude", lat2="n_lat", lon2="n_lon")} AS n_m
+  FROM seq
+),
+usual AS (
+  SELECT connection_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_s) AS med
+  FROM seq WHERE lateness_s IS NOT NULL GROUP BY connection_id
+),
+fleet AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY med) AS fleet_med FROM usual),
+flagged AS (
+  SELECT d.connection_id, d.event_id, d.event_timestamp, d.latitude, d.longitude,
+    d.lateness_s - u.med AS beyond_s, u.med - f.fleet_med AS skew_s,
+    CASE WHEN d.lateness_s - u.med > :late_s THEN 1 ELSE 0 END AS late,
+    CASE WHEN d.ingested_at IS NOT NULL AND d.event_timestamp < d.sent_before THEN 1 ELSE 0 END AS ooo,
+    CASE WHEN d.p_m > :jump_kmh / 3.6 * d.p_dt AND (d.n_lat IS NULL OR d.n_m > :jump_kmh / 3.6 * d.n_dt)
+         THEN 1 ELSE 0 END AS jump,
+    CASE WHEN d.p_m < 0.01 AND d.speed_kmh >= :stale_kmh THEN 1 ELSE 0 END AS stale
+  FROM dist AS d
+  LEFT JOIN usual AS u ON u.connection_id = d.connection_id
+  CROSS JOIN fleet AS f
+)"""
+
+QUALITY = f"""
+WITH {_QUALITY_FLAGS}
+SELECT
+  count(*), sum(late), sum(ooo), sum(jump), count(DISTINCT CASE WHEN jump = 1 THEN connection_id END), sum(stale),
+  (SELECT count(*) FROM usual CROSS JOIN fleet WHERE abs(med - fleet_med) > :skew_s),
+  sum(CASE WHEN beyond_s < 1 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 1 AND beyond_s < 5 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 5 AND beyond_s < 30 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 30 AND beyond_s < 120 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 120 AND beyond_s < 600 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 600 THEN 1 ELSE 0 END),
+  (SELECT count(*) - count(DISTINCT event_id) FROM {{table}})
+FROM flagged
+"""
+
+QUALITY_DEVICES = f"""
+WITH {_QUALITY_FLAGS}
+SELECT connection_id, count(*), sum(late), sum(ooo), sum(jump), sum(stale), max(skew_s)
+FROM flagged
+GROUP BY connection_id
+HAVING sum(late) + sum(ooo) + sum(jump) + sum(stale) > 0 OR abs(max(skew_s)) > :skew_s
+ORDER BY sum(late) + sum(ooo) + sum(jump) + sum(stale) DESC, connection_id
+"""
+
+# One device's flagged events (for its track on the map, and to compare with a fault log), with how many
+# rows the table holds of each.
+QUALITY_POINTS = f"""
+WITH {_QUALITY_FLAGS},
+copies AS (
+  SELECT event_id, count(*) AS n FROM {{table}} WHERE connection_id = :connection_id GROUP BY event_id
+)
+SELECT q.event_id, q.event_timestamp, q.latitude, q.longitude, q.late, q.ooo, q.jump, q.stale, c.n
+FROM flagged AS q JOIN copies AS c ON c.event_id = q.event_id
+WHERE q.connection_id = :connection_id AND (q.late + q.ooo + q.jump + q.stale > 0 OR c.n > 1)
+ORDER BY q.event_timestamp, q.event_id
+"""
+
 QUERIES = {"kpis": KPIS, "clients": CLIENTS, "track": TRACK, "series": SERIES, "events": EVENTS,
-           "client_events": CLIENT_EVENTS}  # fmt: skip
+           "client_events": CLIENT_EVENTS, "quality": QUALITY, "quality_devices": QUALITY_DEVICES,
+           "quality_points": QUALITY_POINTS}  # fmt: skip
 
 # --- PostgreSQL (Lakebase synced table: one row per event_id already) ------------------------
 
@@ -214,10 +305,82 @@ ORDER BY event_timestamp DESC, event_id COLLATE "C" DESC, ingested_at DESC NULLS
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
+_PG_BY_TIME = 'PARTITION BY connection_id ORDER BY event_timestamp, event_id COLLATE "C"'
+_PG_QUALITY_FLAGS = f"""
+seq AS (
+  SELECT event_id, connection_id, event_timestamp, ingested_at, latitude, longitude, speed_kmh,
+    extract(epoch FROM ingested_at - event_timestamp)::float8 AS lateness_s,
+    lag(latitude) OVER ({_PG_BY_TIME}) AS p_lat, lag(longitude) OVER ({_PG_BY_TIME}) AS p_lon,
+    extract(epoch FROM event_timestamp - lag(event_timestamp) OVER ({_PG_BY_TIME}))::float8 AS p_dt,
+    lead(latitude) OVER ({_PG_BY_TIME}) AS n_lat, lead(longitude) OVER ({_PG_BY_TIME}) AS n_lon,
+    extract(epoch FROM lead(event_timestamp) OVER ({_PG_BY_TIME}) - event_timestamp)::float8 AS n_dt,
+    max(event_timestamp) OVER (PARTITION BY connection_id
+                               ORDER BY ingested_at NULLS LAST, event_timestamp, event_id COLLATE "C"
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS sent_before
+  FROM {{table}}
+),
+dist AS (
+  SELECT *,
+    {_HAVERSINE_M.format(lat1="p_lat", lon1="p_lon", lat2="latitude", lon2="longitude")} AS p_m,
+    {_HAVERSINE_M.format(lat1="latitude", lon1="longitude", lat2="n_lat", lon2="n_lon")} AS n_m
+  FROM seq
+),
+usual AS (
+  SELECT connection_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_s) AS med
+  FROM seq WHERE lateness_s IS NOT NULL GROUP BY connection_id
+),
+fleet AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY med) AS fleet_med FROM usual),
+flagged AS (
+  SELECT d.connection_id, d.event_id, d.event_timestamp, d.latitude, d.longitude,
+    d.lateness_s - u.med AS beyond_s, u.med - f.fleet_med AS skew_s,
+    CASE WHEN d.lateness_s - u.med > %(late_s)s THEN 1 ELSE 0 END AS late,
+    CASE WHEN d.ingested_at IS NOT NULL AND d.event_timestamp < d.sent_before THEN 1 ELSE 0 END AS ooo,
+    CASE WHEN d.p_m > %(jump_kmh)s / 3.6 * d.p_dt AND (d.n_lat IS NULL OR d.n_m > %(jump_kmh)s / 3.6 * d.n_dt)
+         THEN 1 ELSE 0 END AS jump,
+    CASE WHEN d.p_m < 0.01 AND d.speed_kmh >= %(stale_kmh)s THEN 1 ELSE 0 END AS stale
+  FROM dist AS d
+  LEFT JOIN usual AS u ON u.connection_id = d.connection_id
+  CROSS JOIN fleet AS f
+)"""
+
+# a synced table keeps one row per event_id: duplicates cannot be counted there (NULL: not measurable)
+PG_QUALITY = f"""
+WITH {_PG_QUALITY_FLAGS}
+SELECT
+  count(*), sum(late), sum(ooo), sum(jump), count(DISTINCT CASE WHEN jump = 1 THEN connection_id END), sum(stale),
+  (SELECT count(*) FROM usual CROSS JOIN fleet WHERE abs(med - fleet_med) > %(skew_s)s),
+  sum(CASE WHEN beyond_s < 1 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 1 AND beyond_s < 5 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 5 AND beyond_s < 30 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 30 AND beyond_s < 120 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 120 AND beyond_s < 600 THEN 1 ELSE 0 END),
+  sum(CASE WHEN beyond_s >= 600 THEN 1 ELSE 0 END),
+  NULL::bigint
+FROM flagged
+"""
+
+PG_QUALITY_DEVICES = f"""
+WITH {_PG_QUALITY_FLAGS}
+SELECT connection_id, count(*), sum(late), sum(ooo), sum(jump), sum(stale), max(skew_s)
+FROM flagged
+GROUP BY connection_id
+HAVING sum(late) + sum(ooo) + sum(jump) + sum(stale) > 0 OR abs(max(skew_s)) > %(skew_s)s
+ORDER BY sum(late) + sum(ooo) + sum(jump) + sum(stale) DESC, connection_id COLLATE "C"
+"""
+
+PG_QUALITY_POINTS = f"""
+WITH {_PG_QUALITY_FLAGS}
+SELECT event_id, event_timestamp, latitude, longitude, late, ooo, jump, stale, NULL::bigint
+FROM flagged
+WHERE connection_id = %(connection_id)s AND late + ooo + jump + stale > 0
+ORDER BY event_timestamp, event_id COLLATE "C"
+"""
+
 PG_ROWS_OF = "SELECT count(*) FROM {raw_table} WHERE connection_id = %(connection_id)s"  # probes included
 
 PG_QUERIES = {"rows_of": PG_ROWS_OF, "kpis": PG_KPIS, "clients": PG_CLIENTS, "track": PG_TRACK, "series": PG_SERIES,
-              "events": PG_EVENTS, "client_events": PG_CLIENT_EVENTS}  # fmt: skip
+              "events": PG_EVENTS, "client_events": PG_CLIENT_EVENTS, "quality": PG_QUALITY,
+              "quality_devices": PG_QUALITY_DEVICES, "quality_points": PG_QUALITY_POINTS}  # fmt: skip
 
 
 def databricks(name: str, catalog: str, schema_name: str, table: str) -> str:

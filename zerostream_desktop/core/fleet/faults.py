@@ -165,6 +165,7 @@ class FaultInjector:
         self._drift = np.zeros(0)
         self._dies_at = np.full(0, np.inf)
         self._dead = np.zeros(0, dtype=bool)
+        self._skew_logged = np.zeros(0, dtype=bool)
         self._t0: float | None = None
 
     def _grow(self, n: int) -> None:
@@ -186,6 +187,7 @@ class FaultInjector:
         self._drift = np.concatenate([self._drift, drift])
         self._dies_at = np.concatenate([self._dies_at, dies])
         self._dead = np.concatenate([self._dead, np.zeros(n - self._n, dtype=bool)])
+        self._skew_logged = np.concatenate([self._skew_logged, np.zeros(n - self._n, dtype=bool)])
         self._n = n
 
     def apply(self, batch: EventBatch, now: float, fleet_size: int, interval_s: np.ndarray) -> EventBatch:
@@ -225,6 +227,10 @@ class FaultInjector:
 
         # clock skew and drift: stamps move, the schedule does not
         skewed = self._skew_s[dev] != 0
+        for i in np.flatnonzero(skewed & ~self._skew_logged[dev]):
+            entries.append({"kind": "skew", "device": conn[i], "at": now, "offset_s": float(self._skew_s[dev[i]]),
+                            "drift_ppm": float(self._drift[dev[i]] * 1e6)})  # fmt: skip
+            self._skew_logged[dev[i]] = True
         if skewed.any():
             offset_us = ((self._skew_s[dev] + self._drift[dev] * (now - self._t0)) * 1e6).astype(np.int64)
             ts = cols["event_timestamp"] + np.where(skewed, offset_us, 0)
