@@ -272,6 +272,7 @@ function showTrack(value) {
   const t = parsed(value);
   const changedDevice = t.id !== track.id;
   track.id = t.id; track.name = t.name; track.points = t.points; track.total = t.total;
+  if (changedDevice) { marksLayer.clearLayers(); if (marks.id === t.id) showMarks(marks); } // marks that came first
   const n = t.points.length;
   const colours = t.points.map((_, i) => rampColour(n > 1 ? Math.round((i / (n - 1)) * (TRACK_BUCKETS - 1)) : TRACK_BUCKETS - 1));
   trackLayer.setPoints(t.points.map((p) => p[1]), t.points.map((p) => p[2]), colours);
@@ -290,6 +291,27 @@ function showTrack(value) {
   }
   notice(n ? "" : `No positions for ${t.name || t.id} yet`);
   report("trackDrawn", { id: t.id, points: n, total: t.total, start, end, ms: Math.round(performance.now() - started) });
+}
+
+// --- one device's suspicious points (the data-quality view): rings on its track --------------------
+
+const MARK_COLOURS = { jump: "#d32f2f", stale: "#f57c00", late: "#7b1fa2", out_of_order: "#00838f", duplicate: "#546e7a" };
+const MARK_WORDS = { jump: "position jump", stale: "stale fix", late: "late", out_of_order: "out of order", duplicate: "sent twice" };
+const marksLayer = L.layerGroup().addTo(map);
+let marks = { id: null, marks: [] };
+
+function showMarks(value) {
+  marks = parsed(value);
+  marksLayer.clearLayers();
+  if (!marks.id || marks.id !== track.id) return; // drawn with its own track only
+  for (const [ms, lat, lon, kinds] of marks.marks) {
+    const list = kinds.split(",");
+    const words = list.map((k) => MARK_WORDS[k] || k).join(", ");
+    L.circleMarker([lat, lon], { radius: 8, color: MARK_COLOURS[list[0]] || "#000", weight: 3, fill: false, pane: "points" })
+      .bindTooltip(escapeHtml(`${words} · ${formatTime(ms)}`))
+      .addTo(marksLayer);
+  }
+  report("marksDrawn", { id: marks.id, marks: marks.marks.length });
 }
 
 function formatTime(ms) {
@@ -328,16 +350,18 @@ legend.onAdd = () => {
   const div = L.DomUtil.create("div", "legend");
   div.innerHTML = `<span style="color:${STATUS_COLOURS.active}">●</span> active
     <span style="color:${STATUS_COLOURS.idle}">●</span> idle
-    <span style="color:${STATUS_COLOURS.offline}">●</span> offline<br>track: oldest <span class="ramp"></span> now`;
+    <span style="color:${STATUS_COLOURS.offline}">●</span> offline<br>track: oldest <span class="ramp"></span> now
+    <br>rings: <span style="color:${MARK_COLOURS.jump}">○</span> jump <span style="color:${MARK_COLOURS.stale}">○</span> stale
+    <span style="color:${MARK_COLOURS.late}">○</span> late <span style="color:${MARK_COLOURS.out_of_order}">○</span> out of order`;
   return div;
 };
 legend.addTo(map);
 
 // Test and tooling hooks (the bridge reports the same).
-window.zerostream = { state: () => ({ basemap, devices: devices.id.length, track: { id: track.id, points: track.points.length } }), openPopup };
+window.zerostream = { state: () => ({ basemap, devices: devices.id.length, track: { id: track.id, points: track.points.length }, marks: marksLayer.getLayers().length }), openPopup };
 
 window.zerostreamMap = {
-  showDevices, showTrack, selectDevice, openPopup,
+  showDevices, showTrack, showMarks, selectDevice, openPopup,
   invalidate: () => map.invalidateSize(),
   connect(b) {
     bridge = b;

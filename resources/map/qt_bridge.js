@@ -6,5 +6,6 @@ new QWebChannel(qt.webChannelTransport, (channel) => {
   bridge.devicesChanged.connect(zerostreamMap.showDevices);
   bridge.trackChanged.connect(zerostreamMap.showTrack);
   bridge.selectionChanged.connect(zerostreamMap.selectDevice);
+  bridge.marksChanged.connect(zerostreamMap.showMarks);
   zerostreamMap.connect(bridge);
 });

@@ -84,3 +84,34 @@ def test_charts_follow_arrivals_and_latency(qtbot):
     assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)
     pane.show_kpis(Kpis(total_events=300), ack_p95_ms=float("nan"), now=NOW + dt.timedelta(seconds=3))
     assert pane.latency_chart.latest("ack p95") == pytest.approx(80.0)  # an unknown value leaves a gap, not a zero
+
+
+def test_the_data_quality_view_shows_what_a_faulty_fleet_sent(qtbot, tmp_path):
+    from tests.analytics import dataset
+    from tests.analytics.conftest import local_table
+    from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
+    from zerostream_desktop.core.analytics.model import QualityThresholds
+    from zerostream_desktop.core.analytics.refresher import read_quality
+
+    rows = dataset.rows()
+    backend = LocalDeltaAnalytics(local_table(tmp_path, rows), incremental=False)
+    want = dataset.expected_quality(rows, QualityThresholds())
+    pane = DashboardPane("t", with_map=False)
+    qtbot.addWidget(pane)
+    with qtbot.waitSignal(pane.quality_shown) as shown:
+        pane.views.setCurrentIndex(1)
+    assert shown.args == [True]
+    report = read_quality(backend, None)
+    pane.show_quality(report, NOW, 123.0)
+    text = {key: tile.value.text() for key, tile in pane.quality.tiles.items()}
+    assert text["late"] == f"{want.late:,}" and text["duplicates"] == f"{want.duplicates:,}"
+    assert text["jumps"] == f"{want.jumps:,} ({want.jump_devices:,} devices)"
+    assert text["skewed_devices"] == str(want.skewed_devices)
+    assert pane.quality.devices.rowCount() == len(report.devices) > 0
+    assert "read again every 10 s" in pane.quality.status.text()
+    worst = report.devices[0].connection_id
+    pane.show_clients([c for c in backend.clients(dataset.WINDOW)])
+    with qtbot.waitSignal(pane.track_requested) as asked:
+        pane.quality.devices.selectRow(0)  # a device in the quality table selects it: its track and its marks
+    assert asked.args == [worst] and pane.selected_client == worst
+    backend.close()

@@ -87,6 +87,26 @@ def test_a_track_is_drawn_with_start_and_end_and_a_popup_per_point(view, qtbot):
     assert js(qtbot, view, "document.querySelectorAll('.leaflet-popup-content img').length") == 0
 
 
+def test_suspicious_points_get_rings_on_their_own_track_only(view, qtbot):
+    from zerostream_desktop.core.analytics.model import QualityPoint
+
+    def point(i: int, **flags: bool) -> QualityPoint:
+        p = track(1000).points[i]
+        base = dict(late=False, out_of_order=False, jump=False, stale=False)
+        return QualityPoint(f"e{i}", p.event_timestamp, p.latitude, p.longitude, **{**base, **flags}, copies=1)
+
+    marks = [point(10, jump=True), point(20, stale=True, late=True), point(30, out_of_order=True)]
+    view.show_marks("dev-1", marks)  # before its track: kept, drawn once the track is there
+    with qtbot.waitSignal(view.track_drawn, timeout=10_000):
+        view.show_track(track(1000), fit=True)
+    qtbot.waitUntil(lambda: js(qtbot, view, "zerostream.state().marks") == 3, timeout=10_000)
+    assert view.last_marks == {"id": "dev-1", "marks": 3}
+    tips = js(qtbot, view, "JSON.stringify(Object.values(document.querySelectorAll('path.leaflet-interactive')).length)")
+    assert int(tips) >= 3
+    view.show_marks("dev-2", marks)  # another device's: nothing on this track
+    qtbot.waitUntil(lambda: js(qtbot, view, "zerostream.state().marks") == 0, timeout=10_000)
+
+
 def test_a_100k_point_track_draws(view, qtbot):
     with qtbot.waitSignal(view.track_drawn, timeout=30_000) as drawn:
         view.show_track(track(100_000), fit=True)

@@ -257,3 +257,31 @@ def test_a_bad_region_or_mode_mix_is_reported_and_keeps_the_fleet(pane):
         spin.setValue(0)
     assert "not all zero" in pane.new_fleet()
     assert pane.fleet is before
+
+
+def test_device_faults_from_the_pane_are_injected_and_logged(pane, qtbot, tmp_path):
+    import json
+
+    pane.fault_log_dir = tmp_path / "faults"
+    pane.count_spin.setValue(50)
+    pane.apply_count()
+    generated: list = []
+    pane.events_generated.connect(generated.append)
+    pane.faults_combo.setCurrentText("dup=0.2,jump=0.05")
+    pane.faults_combo.lineEdit().editingFinished.emit()  # as when the user presses Enter
+    assert pane.fleet.faults is not None and str(pane.fleet.faults.spec) == "jump=0.05,dup=0.2"
+    pane.start()
+    qtbot.waitUntil(lambda: sum(len(b) for b in generated) > 300, timeout=15_000)
+    pane.stop()
+    ids = [e for b in generated for e in b.event_ids()]
+    [log_file] = (tmp_path / "faults").glob("app-*.jsonl")
+    log = [json.loads(x) for x in log_file.read_text().splitlines()]
+    dups = [e for e in log if e["kind"] == "dup"]
+    assert dups and len(ids) - len(set(ids)) == len(dups)
+    assert "faults jump=0.05,dup=0.2:" in pane.summary.text() and "dup " in pane.summary.text()
+    # a bad spec is refused with the reason, and the faults in force stay
+    assert "unknown kind 'wobble'" in pane.apply_faults("wobble=1")
+    assert "unknown kind 'wobble'" in pane.faults_combo.toolTip()
+    assert str(pane.fleet.faults.spec) == "jump=0.05,dup=0.2"
+    pane.apply_faults("clean")
+    assert pane.fleet.faults is None

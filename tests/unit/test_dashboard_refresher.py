@@ -181,3 +181,44 @@ def test_a_store_that_cannot_tell_keeps_to_the_cadence():
     refresher = DashboardRefresher(settings(), opener=lambda s: backend, interval_s=5.0, react_s=0.05)
     asyncio.run(run_for(refresher, 0.6))
     assert len(backend.calls) == 1
+
+
+class QualityBackend(RecordingBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.quality_reads: list[str | None] = []
+
+    def quality(self, thresholds: Any = None) -> Any:
+        from zerostream_desktop.core.analytics.model import Quality
+
+        return Quality(events=len(self.calls), late=2)
+
+    def quality_devices(self, thresholds: Any = None) -> list:
+        return []
+
+    def quality_points(self, connection_id: str, thresholds: Any = None) -> list:
+        self.quality_reads.append(connection_id)
+        return []
+
+
+def test_the_data_quality_view_is_read_only_while_open_and_not_every_beat():
+    backend = QualityBackend()
+    refresher = DashboardRefresher(settings(), opener=lambda s: backend, interval_s=0.02)
+    refresher.quality_every_s = 0.25
+    got: list[DashboardUpdate] = []
+    refresher.subscribe(got.append)
+    asyncio.run(run_for(refresher, 0.3))
+    assert not [u for u in got if u.kind == "quality"]  # closed: never read
+    refresher.quality_wanted = True
+    refresher.selected = "dev-3"
+    got.clear()
+    asyncio.run(run_for(refresher, 0.8))
+    quality = [u for u in got if u.kind == "quality"]
+    data = [u for u in got if u.kind == "data"]
+    assert 2 <= len(quality) <= 5 and len(data) > 3 * len(quality)  # every quarter second, not every beat
+    assert quality[0].quality.quality.late == 2 and quality[0].quality.points_of == "dev-3"
+    backend.quality_reads.clear()
+    got.clear()
+    refresher.quality_every_s = 60
+    asyncio.run(run_for(refresher, 0.3, during=lambda: refresher.select("dev-9")))  # a new client: at once
+    assert "dev-9" in backend.quality_reads

@@ -30,7 +30,9 @@ RESTART_EXIT_CODE = 75  # the window asked to be started again (new settings); t
 
 def build_window(settings: Settings) -> MainWindow:
     fleet = fleet_from_settings(settings, min_devices=1)
-    return MainWindow(settings, SimulatorPane(fleet), log_handler=_log_to_window_and_file(settings))
+    simulator = SimulatorPane(fleet)
+    simulator.fault_log_dir = settings.data_dir / "faults"
+    return MainWindow(settings, simulator, log_handler=_log_to_window_and_file(settings))
 
 
 def _log_to_window_and_file(settings: Settings) -> QtLogHandler:

@@ -19,8 +19,8 @@ from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QWidget
 
-from zerostream_desktop.core.analytics.map_payload import devices_payload, track_payload
-from zerostream_desktop.core.analytics.model import Client, Track
+from zerostream_desktop.core.analytics.map_payload import devices_payload, marks_payload, track_payload
+from zerostream_desktop.core.analytics.model import Client, QualityPoint, Track
 from zerostream_desktop.core.paths import resource_path
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class MapBridge(QObject):
     devicesChanged = Signal(str)  # noqa: N815  (names the page uses)
     trackChanged = Signal(str)  # noqa: N815
     selectionChanged = Signal(str)  # noqa: N815
+    marksChanged = Signal(str)  # noqa: N815
 
     clicked = Signal(str)
     reported = Signal(str, dict)
@@ -80,6 +81,7 @@ class MapView(QWebEngineView):
         self.is_ready = False
         self.basemap = "pending"
         self.last_track: dict[str, Any] | None = None
+        self.last_marks: dict[str, Any] | None = None
         self._pending: list[tuple[SignalInstance, tuple[Any, ...]]] = []
         self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.device_clicked)
@@ -107,6 +109,8 @@ class MapView(QWebEngineView):
             self.basemap = str(data.get("kind"))
             log.info("map basemap: %s%s", self.basemap, f" ({data['reason']})" if data.get("reason") else "")
             self.basemap_changed.emit(self.basemap)
+        elif kind == "marksDrawn":
+            self.last_marks = data
         elif kind == "trackDrawn":
             self.last_track = data
             self.track_drawn.emit(data)
@@ -123,6 +127,10 @@ class MapView(QWebEngineView):
 
     def show_track(self, track: Track, name: str | None = None, fit: bool = False, follow: bool = False) -> None:
         self._send(self.bridge.trackChanged, json.dumps(track_payload(track, name, fit, follow)))
+
+    def show_marks(self, connection_id: str, points: list[QualityPoint]) -> None:
+        """Rings on the track where its points look wrong (a jump, a stale fix, late, out of order, twice)."""
+        self._send(self.bridge.marksChanged, json.dumps(marks_payload(connection_id, points), separators=(",", ":")))
 
     def select(self, connection_id: str | None) -> None:
         self._send(self.bridge.selectionChanged, connection_id or "")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from zerostream_desktop.core.analytics.model import Client, Track
+from zerostream_desktop.core.analytics.model import Client, QualityPoint, Track
+
+MAX_MARKS = 1000
+MARK_KINDS = ("jump", "stale", "late", "out_of_order", "duplicate")
 
 
 def devices_payload(clients: list[Client]) -> dict[str, list[Any]]:
@@ -32,6 +35,19 @@ def track_payload(track: Track, name: str | None = None, fit: bool = False, foll
     ]  # fmt: skip
     return {"id": track.connection_id, "name": name, "points": points, "total": track.total_points,
             "fit": fit, "follow": follow}  # fmt: skip
+
+
+def marks_payload(connection_id: str, points: list[QualityPoint]) -> dict[str, Any]:
+    """A device's suspicious points for its track: rows of [time ms, lat, lon, "jump,late,..."], newest kept."""
+    rows = []
+    for p in points:
+        if p.latitude is None or p.longitude is None:
+            continue
+        kinds = [k for k, on in zip(MARK_KINDS, (p.jump, p.stale, p.late, p.out_of_order,
+                                                 bool(p.copies and p.copies > 1)), strict=True) if on]  # fmt: skip
+        if kinds:
+            rows.append([round(p.event_timestamp.timestamp() * 1000), p.latitude, p.longitude, ",".join(kinds)])
+    return {"id": connection_id, "marks": rows[-MAX_MARKS:]}
 
 
 def finite(v: float | None) -> float | None:

@@ -21,15 +21,41 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from zerostream_desktop.core.analytics.model import Analytics, AnalyticsError, NotReadyError, Refresh, Window
+from zerostream_desktop.core.analytics.model import (
+    Analytics,
+    AnalyticsError,
+    DeviceQuality,
+    NotReadyError,
+    Quality,
+    QualityPoint,
+    Refresh,
+    Window,
+)
 
 if TYPE_CHECKING:
     from zerostream_desktop.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-UpdateKind = Literal["opened", "data", "waiting", "error"]
+UpdateKind = Literal["opened", "data", "quality", "waiting", "error"]
+QUALITY_EVERY_S = 10.0  # the data-quality view reads the whole table: not every second
 FIRST_READ_NOTE = "first read: on a large table this takes seconds"
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """The data-quality view's read: the summary, the devices with findings, the selected one's points."""
+
+    quality: Quality
+    devices: list[DeviceQuality]
+    points_of: str | None = None
+    points: list[QualityPoint] | None = None
+
+
+def read_quality(backend: Analytics, selected: str | None) -> QualityReport:
+    """One data-quality read (blocks: several whole-table queries)."""
+    points = backend.quality_points(selected) if selected else None
+    return QualityReport(backend.quality(), backend.quality_devices(), selected, points)
 
 
 @dataclass(frozen=True)
@@ -40,6 +66,7 @@ class DashboardUpdate:
     now: dt.datetime
     source: str = ""  # the backend's description, once open
     result: Refresh | None = None
+    quality: QualityReport | None = None  # kind "quality"
     message: str = ""
     elapsed_ms: float = 0.0  # the read's own time
 
@@ -73,6 +100,9 @@ class DashboardRefresher:
         self._subscribers: list[Subscriber] = []
         self._wake: asyncio.Event | None = None  # made in run(): an Event belongs to one loop
         self._track_wanted = False
+        self.quality_wanted = False  # a data-quality view is showing: read it every QUALITY_EVERY_S
+        self.quality_every_s = QUALITY_EVERY_S
+        self._quality_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self.backend: Analytics | None = None
 
@@ -84,7 +114,15 @@ class DashboardRefresher:
     def select(self, connection_id: str | None) -> None:
         """Follow this client's track (None: no track); its track comes with the next beat, at once."""
         self.selected = connection_id or None
+        if self.quality_wanted:
+            self._quality_at = float("-inf")  # its marks come with the track
         self.request_track()
+
+    def request_quality(self) -> None:
+        """Read the data-quality view with the next beat (it was opened, or another client selected)."""
+        self._quality_at = float("-inf")
+        if self._wake is not None:
+            self._wake.set()
 
     def request_track(self) -> None:
         self._track_wanted = True
@@ -160,7 +198,26 @@ class DashboardRefresher:
             log.warning("dashboard refresh failed: %s", exc)
             update = DashboardUpdate("error", now, self._source(), message=str(exc))
         self._publish(update)
+        due = time.monotonic() - self._quality_at >= self.quality_every_s
+        if update.kind == "data" and self.quality_wanted and due:
+            await self._read_quality(now)
         return update
+
+    async def _read_quality(self, now: dt.datetime) -> None:
+        self._quality_at = time.monotonic()
+        backend = self.backend
+        if backend is None:
+            return
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        try:
+            report = await loop.run_in_executor(self._executor, read_quality, backend, self.selected)
+        except AnalyticsError as exc:
+            log.warning("data-quality read failed: %s", exc)
+            self._publish(DashboardUpdate("error", now, self._source(), message=f"data quality: {exc}"))
+            return
+        self._publish(DashboardUpdate("quality", now, backend.description, quality=report,
+                                      elapsed_ms=(time.perf_counter() - t0) * 1000))  # fmt: skip
 
     def _source(self) -> str:
         return self.backend.description if self.backend is not None else ""

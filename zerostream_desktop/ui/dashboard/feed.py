@@ -32,6 +32,7 @@ class DashboardFeed(QObject):
         refresher.following = pane.following
         pane.track_requested.connect(refresher.select)
         pane.follow_toggled.connect(self._follow_toggled)
+        pane.quality_shown.connect(self._quality_shown)
         refresher.subscribe(self.show)
 
     def start(self) -> None:
@@ -48,6 +49,8 @@ class DashboardFeed(QObject):
             pane.show_waiting(update.message)
         elif update.kind == "error":
             pane.show_error(update.message)
+        elif update.kind == "quality" and update.quality is not None:
+            pane.show_quality(update.quality, update.now, update.elapsed_ms)
         elif update.result is not None:
             result = update.result
             pane.show_source(update.source)
@@ -59,6 +62,11 @@ class DashboardFeed(QObject):
             if not self._shown_data:
                 self._shown_data = True
                 self.first_data_shown.emit()
+
+    def _quality_shown(self, shown: bool) -> None:
+        self.refresher.quality_wanted = shown
+        if shown:
+            self.refresher.request_quality()
 
     def _follow_toggled(self, on: bool) -> None:
         self.refresher.following = on

@@ -16,16 +16,20 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint, Track
+from zerostream_desktop.core.analytics.refresher import QualityReport
 from zerostream_desktop.ui.charts import SeriesChart
 from zerostream_desktop.ui.dashboard.client_table_model import ClientTableModel, FilterOnlyProxy
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
+from zerostream_desktop.ui.dashboard.quality_panel import QualityPanel
 
 LANDED = "in the table, by second sent"
 EMPTY_HINT = ("Nothing in the table yet. Press Start (Ctrl+R) to stream the simulated fleet: the figures, "
@@ -35,6 +39,7 @@ EMPTY_HINT = ("Nothing in the table yet. Press Start (Ctrl+R) to stream the simu
 class DashboardPane(QWidget):
     track_requested = Signal(str)  # a client was selected: its track is wanted now ("" = none)
     follow_toggled = Signal(bool)  # Follow on: the selected track is wanted on every refresh
+    quality_shown = Signal(bool)  # the data-quality view was opened (True) or left
 
     def __init__(self, source: str, parent: QWidget | None = None, with_map: bool = True) -> None:
         super().__init__(parent)
@@ -67,15 +72,26 @@ class DashboardPane(QWidget):
         charts.addWidget(self.events_chart)
         charts.addWidget(self.latency_chart)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
+        clients = QWidget()
+        left_layout = QVBoxLayout(clients)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.empty_hint)
         left_layout.addWidget(self.filter)
         left_layout.addWidget(self.table, 1)
+        self.quality = QualityPanel()
+        self.quality.device_selected.connect(self.select_client)
+        self.views = QTabWidget()
+        self.views.setObjectName("dashboardViews")
+        self.views.addTab(clients, "C&lients")
+        quality_scroll = QScrollArea(widgetResizable=True)  # small screens: it scrolls, the window still fits
+        quality_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        quality_scroll.setWidget(self.quality)
+        self.views.addTab(quality_scroll, "Data &Quality")
+        self.views.currentChanged.connect(lambda i: self.quality_shown.emit(self.views.widget(i) is quality_scroll))
+        self._quality_tab = quality_scroll
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("dashboardSplitter")
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.views)
         self.map = None
         self.follow = QCheckBox("&Follow")
         self.follow.setToolTip("Keep the selected track growing live and in view")
@@ -139,6 +155,13 @@ class DashboardPane(QWidget):
         name = self.clients.client(row).device_name if row >= 0 else None
         first = self.map.last_track is None or self.map.last_track.get("id") != track.connection_id
         self.map.show_track(track, name=name, fit=first, follow=self.follow.isChecked())
+
+    def show_quality(self, report: QualityReport, now: dt.datetime, elapsed_ms: float) -> None:
+        """The data-quality view's figures, and rings on the selected track where its points look wrong."""
+        self.quality.show_quality(report.quality, report.devices, now, elapsed_ms)
+        selected = self.selected_client
+        if self.map is not None and report.points is not None and selected and report.points_of == selected:
+            self.map.show_marks(selected, report.points)
 
     def select_client(self, connection_id: str) -> None:
         """Select a client as if clicked in the table (the map calls this)."""

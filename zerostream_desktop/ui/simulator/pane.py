@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
@@ -27,9 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from zerostream_desktop.core.fleet import (
+    FAULT_PRESETS,
     MAX_DEVICES,
     WORLD_CITIES,
     DeviceClock,
+    FaultLog,
+    FaultSpec,
+    FaultSpecError,
     Fleet,
     ModeMix,
     Region,
@@ -41,6 +47,12 @@ from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, Device
 from zerostream_desktop.ui.simulator.rate_chart import RateChart
 
 TICK_MS = 100
+FAULTS_HELP = (
+    "Device faults on top of the simulation: a preset, or kind=rate[:duration] items separated by commas,\n"
+    "e.g. dropout=0.02,jump=0.005,offline=0.01:120s,dup=0.01. Kinds: dropout (stale GPS), jump (a fix far off),\n"
+    "skew (a share of devices with a wrong clock), offline (events kept, uploaded late), dead (a share of devices\n"
+    "whose battery dies), dup (sent twice), spike (sensor spikes). Each fault is logged in the data folder's faults/."
+)
 VIEW_REFRESH_S = 1.0
 
 
@@ -54,6 +66,8 @@ class SimulatorPane(QWidget):
         super().__init__(parent)
         self.fleet = fleet
         self.clock = DeviceClock()  # the schedule ignores steps of the machine's clock; stamps follow it
+        self.fault_log_dir: Path | None = None  # where device faults are logged (the data folder's faults/)
+        self.fault_log: FaultLog | None = None
         self.model = DeviceTableModel(self)
         self._generated = 0
         self._counts: tuple[int, int] | None = None  # (generated, acknowledged) from the streamer's latest snapshot
@@ -148,11 +162,32 @@ class SimulatorPane(QWidget):
             self.stop()
         self.fleet = Fleet(self.seed_spin.value(), self.count_spin.value(), region=region, mode_mix=mix,
                            interval_ms=self.interval_spin.value(), topic=self.fleet.topic)  # fmt: skip
+        self.apply_faults(self.faults_combo.currentText())  # the new devices get the same faults
         self._selected = None
         self.fleet_replaced.emit(self.fleet)
         self._refresh_view()
         if running:
             self.start()
+        return None
+
+    def apply_faults(self, text: str) -> str | None:
+        """Device faults from now on: a preset or a spec (see FAULTS_HELP); an error message or None."""
+        try:
+            spec = FaultSpec.parse(text)
+        except FaultSpecError as exc:
+            self.faults_combo.setStyleSheet("QComboBox { border: 2px solid #d32f2f; }")
+            self.faults_combo.setToolTip(f"{exc}\n\n{FAULTS_HELP}")
+            return str(exc)
+        self.faults_combo.setStyleSheet("")
+        self.faults_combo.setToolTip(FAULTS_HELP)
+        if self.fault_log is not None:
+            self.fault_log.close()
+            self.fault_log = None
+        if spec.active and self.fault_log_dir is not None:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            self.fault_log = FaultLog(self.fault_log_dir / f"app-{stamp}-{os.getpid()}.jsonl")
+        self.fleet.set_faults(spec, self.fault_log)
+        self._refresh_view()
         return None
 
     def _new_fleet_clicked(self) -> None:
@@ -170,9 +205,21 @@ class SimulatorPane(QWidget):
         self.trace_button = QPushButton("Import &Trace…")
         self.trace_button.setToolTip("Replay a GPX, GeoJSON or CSV track on the selected device (or all devices)")
         self.trace_button.clicked.connect(self._choose_trace)
+        self.faults_combo = QComboBox(editable=True, minimumContentsLength=14)
+        self.faults_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.faults_combo.addItems(list(FAULT_PRESETS))
+        self.faults_combo.setToolTip(FAULTS_HELP)
+        self.faults_combo.activated.connect(lambda _i: self.apply_faults(self.faults_combo.currentText()))
+        line = self.faults_combo.lineEdit()
+        assert line is not None
+        line.editingFinished.connect(lambda: self.apply_faults(self.faults_combo.currentText()))
+        faults_label = QLabel("Fa&ults")
+        faults_label.setBuddy(self.faults_combo)
         row = QHBoxLayout()
         row.addWidget(QLabel("Interval"))
         row.addWidget(self.interval_spin)
+        row.addWidget(faults_label)
+        row.addWidget(self.faults_combo, 1)
         row.addStretch(1)
         row.addWidget(QLabel("Track speed"))
         row.addWidget(self.time_scale_spin)
@@ -310,6 +357,10 @@ class SimulatorPane(QWidget):
             counts = f"{self._generated:,} events generated"
         else:
             counts = f"{self._counts[0]:,} events generated, {self._counts[1]:,} acknowledged"
+        faults = self.fleet.faults
+        if faults is not None:
+            injected = ", ".join(f"{k} {v:,}" for k, v in sorted(faults.log.counts().items()))
+            counts += f"; faults {faults.spec}" + (f": {injected}" if injected else "")
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {counts}")
 
 
