@@ -4,10 +4,14 @@ Settings dialog, and saves PNGs of each.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--seconds 8]
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --first-run [--out docs/screenshots]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --quality [--out docs/screenshots] [--seconds 40]
 
 `--first-run` is what a newcomer sees: a fresh data folder and the default settings, the window before
 Start, then ten seconds after Start (both tabs), then a device's track on the offline map at city zoom
 (there are no map tiles here, which is also what a user without network sees).
+
+`--quality` streams a fleet with the "chaos" device faults, then shows the dashboard's Data Quality
+view with the worst device's track and its rings.
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ def main() -> None:
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long to stream before the shots")
     parser.add_argument("--first-run", action="store_true", help="the first-run set (default settings)")
+    parser.add_argument("--quality", action="store_true", help="the data-quality view of a faulty fleet")
     args = parser.parse_args()
     if args.first_run:
         first_run(Path(args.out))
+        return
+    if args.quality:
+        quality(Path(args.out), args.seconds)
         return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +162,55 @@ def first_run(out: Path) -> None:
     QTimer.singleShot(3000, before_start)
     try:
         zs_app.run_app(settings, start=False)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def quality(out: Path, seconds: float) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="zerostream-shots-"))
+    settings = load_settings(
+        {"data_dir": data_dir, "sim_devices": 150, "stream_interval_ms": 1000, "sim_seed": 2026,
+         "sim_region": "London"},  # fmt: skip
+        environ={},
+        search_dirs=[],
+    )
+    qapp = QApplication.instance() or QApplication([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(data_dir / "qsettings"))
+
+    def window():
+        return next(w for w in qapp.topLevelWidgets() if hasattr(w, "simulator"))
+
+    def faults() -> None:
+        window().simulator.faults_combo.setCurrentText("chaos")
+        window().simulator.apply_faults("chaos")
+
+    def open_view() -> None:
+        win = window()
+        win.resize(1400, 900)
+        win.tabs.setCurrentWidget(win.dashboard)
+        win.dashboard.views.setCurrentIndex(1)
+        QTimer.singleShot(12_000, pick)
+
+    def pick() -> None:
+        win = window()
+        win.dashboard.map.track_drawn.connect(lambda info: QTimer.singleShot(12_000, shoot))
+        win.dashboard.quality.devices.selectRow(0)
+
+    def shoot() -> None:
+        if getattr(shoot, "done", False):
+            return
+        shoot.done = True  # type: ignore[attr-defined]
+        win = window()
+        win.grab().save(str(out / "data-quality.png"))
+        print(f"saved data-quality.png in {out} (marks: {win.dashboard.map.last_marks})")
+        win.close()
+
+    QTimer.singleShot(50, faults)
+    QTimer.singleShot(int(seconds * 1000), open_view)
+    try:
+        zs_app.run_app(settings, start=True)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

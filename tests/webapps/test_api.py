@@ -119,3 +119,37 @@ def test_the_access_token_guards_pages_api_and_sockets(web_settings):
         assert "Signed in as" in client.get("/").text
         with client.websocket_connect("/ws") as ws:
             assert ws.receive_json()["kind"] in ("opened", "data", "waiting", "error")
+
+
+def test_device_faults_from_the_simulator_show_in_the_dashboards_data_quality(mobile, dashboard, web_settings):
+    bad = mobile.post("/api/faults", json={"spec": "wobble=0.1"})
+    assert bad.status_code == 422 and "unknown kind 'wobble'" in bad.text
+    assert mobile.post("/api/faults", json={"spec": "x" * 501}).status_code == 422
+    state = mobile.post("/api/faults", json={"spec": "dup=0.1,jump=0.05"}, headers={"X-Forwarded-Email": "bo@x.org"})
+    assert state.status_code == 200, state.text
+    assert state.json()["faults"]["spec"] == "jump=0.05,dup=0.1"
+    assert state.json()["last_action"]["what"] == "set device faults to jump=0.05,dup=0.1"
+    mobile.post("/api/devices", json={"count": 8})
+    mobile.post("/api/start")
+    wait_for(lambda: mobile.get("/api/state").json()["acknowledged"] > 400, 60)
+    mobile.post("/api/stop")
+    done = wait_for(lambda: (s := mobile.get("/api/state").json())["spool_depth"] == 0
+                    and s["in_flight"] == 0 and s["acknowledged"] >= s["generated"] and s, 60)  # fmt: skip
+    injected = done["faults"]["injected"]
+    assert injected.get("dup", 0) > 0 and injected.get("jump", 0) > 0
+    [log_file] = (web_settings.data_dir / "faults").glob("web-*.jsonl")
+    assert sum(1 for _ in log_file.open()) == sum(injected.values())
+
+    table = local_table_path(web_settings.data_dir, web_settings.full_table_name)
+    suite = LocalDeltaAnalytics(table).quality()
+    q = wait_for(lambda: (r := dashboard.get("/api/quality")).status_code == 200 and r.json(), 30)
+    assert (q["duplicates"], q["jumps"], q["events"]) == (suite.duplicates, suite.jumps, suite.events)
+    assert q["duplicates"] >= injected["dup"] and q["jumps"] > 0
+    assert len(q["delay_buckets"]) == 6 and sum(q["delay_buckets"]) == q["events"]
+    marked = 0
+    for device in q["devices"]:
+        marks = dashboard.get(f"/api/clients/{device['id']}/quality").json()
+        assert marks["id"] == device["id"]
+        marked += sum("jump" in m[3] for m in marks["marks"])
+    assert marked == q["jumps"]
+    assert dashboard.get("/api/clients/%01bad/quality").status_code == 422

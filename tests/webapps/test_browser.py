@@ -150,3 +150,37 @@ def test_dashboard_tiles_clients_track_raw_view_and_reconnect(server, chrome, tm
     server.start()
     wait_for(lambda: js(chrome, "window.zsDashboard.link") == "live", 60)
     assert chrome.find_element(By.ID, "link").text == "● live"
+
+
+def test_faults_set_on_the_simulator_page_show_in_the_dashboards_data_quality(server, chrome):
+    chrome.get(server.urls["mobile"])
+    wait_for(lambda: js(chrome, "window.zsMobile.link") == "live", 30)
+    chrome.find_element(By.ID, "faults").send_keys("jump=0.05,dup=0.1,<b>x")
+    chrome.find_element(By.ID, "apply-faults").click()
+    wait_for(lambda: "unknown kind" in chrome.find_element(By.ID, "error").text or "write kind" in
+             chrome.find_element(By.ID, "error").text, 10)  # fmt: skip
+    field = chrome.find_element(By.ID, "faults")
+    field.clear()
+    field.send_keys("jump=0.05,dup=0.1")
+    chrome.find_element(By.ID, "apply-faults").click()
+    wait_for(lambda: chrome.find_element(By.ID, "faults-state").text.startswith("jump=0.05,dup=0.1"), 10)
+    chrome.find_element(By.ID, "start").click()
+    wait_for(lambda: "dup" in chrome.find_element(By.ID, "faults-state").text, 30)
+    wait_for(lambda: js(chrome, "window.zsMobile.state.acknowledged") > 300, 60)
+    chrome.find_element(By.ID, "stop").click()
+    time.sleep(2)
+
+    chrome.get(server.urls["dashboard"])
+    wait_for(lambda: number(chrome.find_element(By.CSS_SELECTOR, "[data-kpi=total_events] .value").text) > 0, 60)
+    chrome.find_element(By.CSS_SELECTOR, "button[data-tab=quality]").click()
+    wait_for(lambda: number(chrome.find_element(By.CSS_SELECTOR, "[data-q=duplicates] .value").text) > 0, 30)
+    jumps = chrome.find_element(By.CSS_SELECTOR, "[data-q=jumps] .value").text
+    assert number(jumps.split(" ")[0]) > 0 and "devices" in jumps
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "#q-buckets .bucket")) == 6
+    rows = chrome.find_elements(By.CSS_SELECTOR, "#q-devices tbody tr")
+    assert rows and re.search(r"[\d,]+ events read in \d+ ms", chrome.find_element(By.ID, "q-info").text)
+    worst = rows[0].get_attribute("data-id")
+    rows[0].click()  # to the map: its track, with rings where its points look wrong
+    drawn = wait_for(lambda: (d := js(chrome, "window.zsDashboard.map_marksDrawn")) and d["id"] == worst and d, 20)
+    assert drawn["marks"] > 0 and not chrome.find_element(By.ID, "overview").get_attribute("hidden")
+    assert js(chrome, "window.zerostream.state().marks") == drawn["marks"]

@@ -21,9 +21,17 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocket
 from fastapi.responses import HTMLResponse
 
 from zerostream_desktop.core.analytics import Analytics, AnalyticsError, NotReadyError
-from zerostream_desktop.core.analytics.map_payload import finite, rounded, track_payload
-from zerostream_desktop.core.analytics.model import DEFAULT_TRACK_POINTS, Client, Kpis, SeriesPoint
-from zerostream_desktop.core.analytics.refresher import DashboardRefresher, DashboardUpdate
+from zerostream_desktop.core.analytics.map_payload import finite, marks_payload, rounded, track_payload
+from zerostream_desktop.core.analytics.model import (
+    DEFAULT_TRACK_POINTS,
+    Client,
+    DeviceQuality,
+    Kpis,
+    Quality,
+    QualityThresholds,
+    SeriesPoint,
+)
+from zerostream_desktop.core.analytics.refresher import QUALITY_EVERY_S, DashboardRefresher, DashboardUpdate
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.webapps import pages
 from zerostream_desktop.webapps.access import accept_socket, user_of
@@ -75,6 +83,21 @@ def series_json(series: list[SeriesPoint], now: dt.datetime) -> list[list[int]]:
     return [[_ms(p.second) or 0, p.events, p.bytes] for p in complete]
 
 
+def quality_json(q: Quality, devices: list[DeviceQuality]) -> dict[str, Any]:
+    t = QualityThresholds()
+    return {
+        "events": q.events, "late": q.late, "out_of_order": q.out_of_order, "jumps": q.jumps,
+        "jump_devices": q.jump_devices, "stale": q.stale, "skewed_devices": q.skewed_devices,
+        "delay_buckets": list(q.delay_buckets), "duplicates": q.duplicates,
+        "thresholds": {"late_s": t.late_s, "jump_kmh": t.jump_kmh, "stale_kmh": t.stale_kmh, "skew_s": t.skew_s},
+        "devices": [
+            {"id": d.connection_id, "events": d.events, "late": d.late, "out_of_order": d.out_of_order,
+             "jumps": d.jumps, "stale": d.stale, "skew_s": d.skew_s}
+            for d in devices
+        ],
+    }  # fmt: skip
+
+
 def update_json(u: DashboardUpdate) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": u.kind, "now_ms": _ms(u.now), "source": u.source, "message": u.message,
                            "elapsed_ms": round(u.elapsed_ms, 1)}  # fmt: skip
@@ -94,6 +117,8 @@ class DashboardHub:
         self.last_message: str | None = None
         self.last_data: DashboardUpdate | None = None
         self.encode_ms = 0.0
+        self._quality: tuple[float, dict[str, Any]] | None = None  # (monotonic time read, the answer)
+        self._quality_lock = asyncio.Lock()  # pages asking at once share one read
         refresher.subscribe(self.broadcast)
 
     def start(self) -> None:
@@ -140,6 +165,20 @@ class DashboardHub:
         """The client as the latest update listed it, or None."""
         result = self.last_data.result if self.last_data is not None else None
         return next((c for c in result.clients if c.connection_id == connection_id), None) if result else None
+
+    async def quality(self) -> dict[str, Any]:
+        """The data-quality summary and devices, read at most every QUALITY_EVERY_S (whole-table queries)."""
+        async with self._quality_lock:
+            if self._quality is not None and time.monotonic() - self._quality[0] < QUALITY_EVERY_S:
+                return self._quality[1]
+            backend = self.backend()
+            started = time.perf_counter()
+            summary = await _read(backend.quality)
+            devices = await _read(backend.quality_devices)
+            answer = {**quality_json(summary, devices), "read_at_ms": round(time.time() * 1000),
+                      "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}  # fmt: skip
+            self._quality = (time.monotonic(), answer)
+            return answer
 
     def backend(self) -> Analytics:
         if self.refresher.backend is None:
@@ -221,6 +260,19 @@ def create_dashboard_app(
         payload = track_payload(result)
         payload["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return payload
+
+    @app.get("/api/quality")
+    async def quality() -> dict[str, Any]:
+        """Late, out-of-order, duplicate events, position jumps, stale fixes, skewed clocks; devices worst first."""
+        return await hub.quality()
+
+    @app.get("/api/clients/{connection_id}/quality")
+    async def client_quality(connection_id: str) -> dict[str, Any]:
+        """One client's suspicious points, for rings on its track: [time ms, lat, lon, "jump,late,..."]."""
+        _check_client_id(connection_id)
+        backend = hub.backend()
+        points = await _read(backend.quality_points, connection_id)
+        return marks_payload(connection_id, points)
 
     @app.get("/api/events")
     async def events(

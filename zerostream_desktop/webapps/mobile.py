@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,9 +31,10 @@ from pydantic import BaseModel, Field
 from zerostream_desktop import stream_target
 from zerostream_desktop.core.analytics.map_payload import rounded
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
-from zerostream_desktop.core.fleet import MAX_DEVICES, Fleet, Mode
+from zerostream_desktop.core.fleet import MAX_DEVICES, FaultLog, FaultSpec, FaultSpecError, Fleet, Mode
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.streamer import Streamer
+from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 from zerostream_desktop.webapps import pages
@@ -48,6 +50,11 @@ MODE_NAMES = {Mode.WALKING: "walking", Mode.CYCLING: "cycling", Mode.DRIVING: "d
 
 class DeviceCount(BaseModel):
     count: int = Field(ge=1, le=MAX_DEVICES, description="devices in the fleet")
+
+
+class Faults(BaseModel):
+    spec: str = Field(max_length=500, description="a preset (clean, urban-phones, bad-network, chaos) or "
+                      "kind=rate[:duration],... e.g. dropout=0.02,jump=0.005,offline=0.01:120s,dup=0.01")  # fmt: skip
 
 
 @dataclass
@@ -118,6 +125,27 @@ class FleetService:
             self.fleet.apply(count)
         self.last_action = Action(f"resized to {count:,} devices", user, dt.datetime.now(dt.UTC))
 
+    async def set_faults(self, text: str, user: str) -> None:
+        """Device faults from now on (422 with the reason for a bad spec); logged to the data folder's faults/."""
+        try:
+            spec = FaultSpec.parse(text)
+        except FaultSpecError as exc:
+            raise HTTPException(422, str(exc)) from None
+        log_file = None
+        if spec.active:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            folder = ensure_private_dir(self.settings.data_dir / "faults")
+            log_file = FaultLog(folder / f"web-{stamp}-{os.getpid()}.jsonl")
+        def apply(fleet: Fleet) -> None:
+            fleet.set_faults(spec, log_file)
+
+        if self.pump is not None:
+            await self.pump.change(apply)
+        else:
+            apply(self.fleet)
+        self.last_action = Action(f"set device faults to {spec}", user, dt.datetime.now(dt.UTC))
+        log.info("device faults set to %s by %s", spec, user)
+
     def _need_stream(self) -> None:
         if self.pump is None:
             raise HTTPException(503, self.error or "the stream is still opening; try again in a moment")
@@ -141,6 +169,8 @@ class FleetService:
             "ack_p95_ms": rounded(stats.latency(95), 6) if stats else None,
             "endpoint": self.connection.target.endpoint if self.connection else None,
             "table": self.settings.full_table_name,
+            "faults": None if self.fleet.faults is None else
+            {"spec": str(self.fleet.faults.spec), "injected": self.fleet.faults.log.counts()},
             "last_action": None if action is None else
             {"what": action.what, "by": action.by, "at_ms": round(action.at.timestamp() * 1000)},
         }  # fmt: skip
@@ -237,6 +267,11 @@ def create_mobile_app(
     @app.post("/api/devices")
     async def resize(body: DeviceCount, request: Request) -> dict[str, Any]:
         await fleet.resize(body.count, who(request))
+        return fleet.state()
+
+    @app.post("/api/faults")
+    async def faults(body: Faults, request: Request) -> dict[str, Any]:
+        await fleet.set_faults(body.spec, who(request))
         return fleet.state()
 
     @app.get("/api/devices")

@@ -47,13 +47,18 @@ class QualityPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tiles = {key: KpiTile(title) for key, title, _ in TILES}
+        for tile in self.tiles.values():  # smaller than the KPI tiles above: the table below needs the room
+            font = tile.value.font()
+            font.setPointSizeF(font.pointSizeF() * 0.65)
+            tile.value.setFont(font)
         grid = QGridLayout()
+        grid.setSpacing(4)
         for i, (key, _, tip) in enumerate(TILES):
             self.tiles[key].setToolTip(tip)
             grid.addWidget(self.tiles[key], i // 3, i % 3)
         self.chart = pg.PlotWidget(background=None)
-        self.chart.setMinimumHeight(120)
-        self.chart.setMaximumHeight(200)
+        self.chart.setMinimumHeight(110)
+        self.chart.setMaximumHeight(150)
         self.chart.setMouseEnabled(x=False, y=False)
         self.chart.setLabel("left", "events")
         self.chart.setLabel("bottom", "sent later than the device's usual delay")

@@ -97,6 +97,7 @@ async function loadTrack(fit) {
     if (fit || atLatest || state.step >= t.points.length) state.step = t.points.length - 1; // stay on "now"
     zerostreamMap.showTrack(t);
     showDetail();
+    if (fit) loadMarks(); // once per selection: rings where its points look wrong (after the quality tab was opened)
   } catch (err) {
     $("d-track").textContent = `cannot read the track: ${err.message}`;
   }
@@ -152,6 +153,65 @@ async function loadRaw() {
   }
 }
 
+// --- data quality: read on demand (whole-table queries, the server reads at most every 10 s) -------
+
+const BUCKETS = ["<1 s", "1–5 s", "5–30 s", "30 s–2 min", "2–10 min", "≥10 min"];
+
+async function loadQuality() {
+  state.qualityOn = true;
+  $("q-info").textContent = "reading…";
+  try {
+    const q = await zs.api("api/quality");
+    state.quality = q;
+    const text = {
+      late: zs.number(q.late), out_of_order: zs.number(q.out_of_order),
+      duplicates: q.duplicates === null ? "n/a" : zs.number(q.duplicates),
+      jumps: `${zs.number(q.jumps)}${q.jump_devices ? ` (${zs.number(q.jump_devices)} devices)` : ""}`,
+      stale: zs.number(q.stale), skewed_devices: zs.number(q.skewed_devices),
+    };
+    for (const tile of document.querySelectorAll("#quality .tile")) tile.querySelector(".value").textContent = text[tile.dataset.q];
+    if (q.duplicates === null) document.querySelector('#quality .tile[data-q="duplicates"]').title = "Not measurable here: a Lakebase synced table keeps one row per event";
+    const top = Math.max(1, ...q.delay_buckets);
+    $("q-buckets").replaceChildren(...q.delay_buckets.map((n, i) => {
+      const row = zs.el("div", null, "bucket");
+      const bar = zs.el("span", "", "bar");
+      bar.style.width = `${(100 * n) / top}%`;
+      row.append(zs.el("span", BUCKETS[i], "label"), bar, zs.el("span", zs.number(n), "num"));
+      return row;
+    }));
+    const body = $("q-devices").querySelector("tbody");
+    body.replaceChildren(...q.devices.map((d) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = d.id;
+      const i = indexOf(d.id);
+      const skew = d.skew_s === null || Math.abs(d.skew_s) < 1 ? "" : `${d.skew_s > 0 ? "+" : ""}${zs.number(d.skew_s, 0)} s`;
+      for (const v of [i >= 0 ? state.clients.name[i] || d.id : d.id, zs.number(d.events), zs.number(d.late),
+        zs.number(d.out_of_order), zs.number(d.jumps), zs.number(d.stale), skew]) tr.append(zs.el("td", v));
+      return tr;
+    }));
+    $("q-info").textContent = `${zs.number(q.events)} events read in ${zs.number(q.elapsed_ms, 0)} ms at ${zs.time(q.read_at_ms)}`;
+  } catch (err) {
+    $("q-info").textContent = `cannot read the data quality: ${err.message}`;
+  }
+}
+
+async function loadMarks() {
+  const id = state.selected;
+  if (!id || !state.qualityOn) return;
+  try {
+    const marks = await zs.api(`api/clients/${encodeURIComponent(id)}/quality`);
+    if (id === state.selected) zerostreamMap.showMarks(marks);
+  } catch (err) {
+    $("d-track").textContent += ` (marks: ${err.message})`;
+  }
+}
+
+function showTab(name) {
+  for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const tab of ["overview", "raw", "quality"]) $(tab).hidden = tab !== name;
+  if (name === "raw") loadRaw(); else if (name === "quality") loadQuality(); else zerostreamMap.invalidate();
+}
+
 // --- updates --------------------------------------------------------------------------------------
 
 function devicesOf(c) { // the map's columns: clients with a position
@@ -201,14 +261,12 @@ document.addEventListener("keydown", (e) => {
   const keys = { ArrowLeft: () => stepTo(state.step - 1), ArrowRight: () => stepTo(state.step + 1), Home: () => stepTo(0), End: () => stepTo(Infinity) };
   if (keys[e.key]) { keys[e.key](); e.preventDefault(); }
 });
-for (const button of document.querySelectorAll(".tabs button")) {
-  button.onclick = () => {
-    for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b === button);
-    $("overview").hidden = button.dataset.tab !== "overview";
-    $("raw").hidden = button.dataset.tab !== "raw";
-    if (button.dataset.tab === "raw") loadRaw(); else zerostreamMap.invalidate();
-  };
-}
+for (const button of document.querySelectorAll(".tabs button")) button.onclick = () => showTab(button.dataset.tab);
+$("q-devices").addEventListener("click", (e) => {
+  const row = e.target.closest("tr[data-id]");
+  if (row) { showTab("overview"); select(row.dataset.id); }
+});
+setInterval(() => { if (!$("quality").hidden) loadQuality(); }, 10_000);
 $("raw-older").onclick = () => { state.raw.offset += state.raw.limit; loadRaw(); };
 $("raw-newer").onclick = () => { state.raw.offset = Math.max(0, state.raw.offset - state.raw.limit); loadRaw(); };
 $("raw-refresh").onclick = loadRaw;

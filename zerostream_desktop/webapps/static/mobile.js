@@ -22,6 +22,8 @@ function showState(s) {
   for (const k of ["published", "acknowledged", "generated", "in_flight", "spool_depth"]) $(k).textContent = zs.number(s[k]);
   $("ack_p95").textContent = s.ack_p95_ms === null ? "–" : `${zs.number(s.ack_p95_ms)} ms`;
   $("target").textContent = s.endpoint ? `ZeroBus endpoint ${s.endpoint}` : "";
+  const f = s.faults;
+  $("faults-state").textContent = f ? `${f.spec}: ${Object.entries(f.injected).map(([k, n]) => `${k} ${zs.number(n)}`).join(", ") || "none yet"}` : "none";
   $("start").hidden = s.running;
   $("stop").hidden = !s.running;
   if (document.activeElement !== $("count") && document.activeElement !== $("count-slider") && !sim.editing) setCount(s.devices);
@@ -103,6 +105,8 @@ $("count").addEventListener("input", (e) => { sim.editing = true; $("count-slide
 $("apply").onclick = async () => { sim.editing = false; await post("api/devices", { count: Number($("count").value) }); loadDevices(); };
 $("count").addEventListener("keydown", (e) => { if (e.key === "Enter") $("apply").click(); });
 $("start").onclick = () => post("api/start");
+$("apply-faults").onclick = () => post("api/faults", { spec: $("faults").value.trim() || "clean" });
+$("faults").addEventListener("keydown", (e) => { if (e.key === "Enter") $("apply-faults").click(); });
 $("stop").onclick = () => post("api/stop");
 $("devices").addEventListener("click", (e) => { const tr = e.target.closest("tr"); if (tr) select(Number(tr.dataset.index)); });
 zerostreamMap.connect({ report(kind, json) { sim[`map_${kind}`] = JSON.parse(json); }, deviceClicked() {} });
