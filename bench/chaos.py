@@ -33,8 +33,8 @@ def main() -> int:
     try:
         campaign.run(args.cycles, progress=lambda c: print(f"cycle {c.number}: {c.fault}, lost {c.lost}", flush=True))
     finally:
-        campaign.unmount()
         print(campaign.table())
+        campaign.unmount()
         print(f"\n{time.monotonic() - started:.0f} s in all; data folder {folder if args.keep else '(removed)'}")
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,9 @@
 """The fault campaign: `zerostream stream` runs over and over on one data folder, each cycle hit by one fault
 at a random moment, and after each one a count of what was lost (must be 0), duplicated and refused.
 
+Every run's devices also send a few events twice on purpose (`--faults dup=0.005`, logged), so the
+duplicates are told apart: sent twice by the devices, or by delivery (resent after a failure).
+
 Faults: kill -9 of localbus (the stream's watchdog starts it again), SIGTERM of localbus, localbus frozen
 (SIGSTOP, unreachable for a few seconds, then SIGCONT), kill -9 of the streaming process and SIGTERM of it
 (then a rerun, as a user would), a table slower than the producers (the writer's fault knob), a full disk
@@ -66,6 +69,7 @@ class Campaign:
     data_dir: Path
     seed: int
     cycles: list[Cycle] = field(default_factory=list)
+    faults: str = "dup=0.005"  # device faults in every run: duplicates sent on purpose, told from delivery ones
     real_disk: bool = False  # the data folder is a size-limited filesystem this campaign mounted
     disk: str = "injected (no root to mount a size-limited filesystem)"
 
@@ -129,7 +133,8 @@ class Campaign:
     def _stream(self, seconds: float, devices: int, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         args = [sys.executable, "-m", "zerostream_desktop", "--data-dir", str(self.data_dir), "stream", "--quiet",
                 "--json", "--devices", str(devices), "--interval-ms", str(int(INTERVAL_S * 1000)),
-                "--duration", str(seconds), "--stop-timeout", "60", "--ledger", str(self.ledger)]  # fmt: skip
+                "--duration", str(seconds), "--stop-timeout", "60", "--ledger", str(self.ledger),
+                "--faults", self.faults]  # fmt: skip
         return subprocess.Popen(args, env=self._env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def _localbus_pid(self, timeout: float = 20) -> int | None:
@@ -264,6 +269,15 @@ class Campaign:
                 progress(cycle)
         return self.cycles
 
+    def injected_duplicates(self) -> int:
+        """Events the devices sent twice on purpose (the runs' fault logs) that reached the table: a run killed
+        between making a batch and spooling it logged duplicates that were never sent."""
+        ids: list[str] = []
+        for log in (self.data_dir / "faults").glob("*.jsonl"):
+            ids.extend(json.loads(line)["event_id"] for line in log.read_text().splitlines() if '"kind": "dup"' in line)
+        landed = set(self.table_ids())
+        return sum(1 for e in ids if e in landed)
+
     def table(self) -> str:
         kinds = Counter(c.fault for c in self.cycles)
         generated = len(set(self.ledger_ids()))
@@ -271,7 +285,9 @@ class Campaign:
             f"cycles {len(self.cycles)}, seed {self.seed}",
             "faults: " + ", ".join(f"{k} {kinds.get(k, 0)}" for k in FAULTS),
             f"events generated (spooled) {generated:,}; lost {sum(c.lost for c in self.cycles)}; "
-            f"duplicated {self.cycles[-1].duplicates if self.cycles else 0:,} (rows beyond one per event, at the end); "
+            f"duplicated {self.cycles[-1].duplicates if self.cycles else 0:,} (rows beyond one per event, at the end: "
+            f"{self.injected_duplicates():,} sent twice on purpose, "
+            f"{(self.cycles[-1].duplicates if self.cycles else 0) - self.injected_duplicates():,} by delivery); "
             f"max recovery {max((c.recovery_s for c in self.cycles), default=0):.1f} s; "
             f"devices silent around a clock step {sum(c.holes for c in self.cycles)}; "
             f"full disk: {self.disk}",

@@ -18,11 +18,15 @@ def test_a_short_campaign_loses_nothing(tmp_path):
     try:
         cycles = campaign.run(CYCLES)
         landed = set(campaign.table_ids())
+        rows = len(campaign.table_ids())
+        injected = campaign.injected_duplicates()
+        shown = campaign.table()
+        print(shown)  # noqa: T201 (shown with -s, and in the log on failure)
     finally:
         campaign.unmount()
-    print(campaign.table())  # noqa: T201 (shown with -s, and in the log on failure)
-    assert sum(c.lost for c in cycles) == 0, campaign.table()
-    assert all(not c.notes.count("spool left") for c in cycles), campaign.table()
-    assert sum(c.holes for c in cycles) == 0, campaign.table()  # a clock step silenced no device
+    assert sum(c.lost for c in cycles) == 0, shown
+    assert all(not c.notes.count("spool left") for c in cycles), shown
+    assert sum(c.holes for c in cycles) == 0, shown  # a clock step silenced no device
     assert campaign.ledger_ids() and set(campaign.ledger_ids()) <= landed
     assert {c.fault for c in cycles} == set(FAULTS)  # a round: every fault once
+    assert injected > 0 and rows - len(landed) >= injected  # the devices' own duplicates are all there
