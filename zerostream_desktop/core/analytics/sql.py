@@ -143,7 +143,67 @@ ORDER BY {_EVENT_ORDER}
 _HAVERSINE_M = """2 * 6371008.8 * asin(sqrt(power(sin(radians({lat2} - {lat1}) / 2), 2)
       + cos(radians({lat1})) * cos(radians({lat2})) * power(sin(radians({lon2} - {lon1}) / 2), 2)))"""
 _BY_TIME = "PARTITION BY connection_id ORDER BY event_timestamp, event_id"
-_QUALITY_FLAGS = f"""
+
+
+def _quality_flags(seq: str, param: str) -> str:
+    """The CTEs after `seq` (one row per event with its lateness and neighbours), for either dialect;
+    `param` formats a parameter name as the dialect marks it."""
+    late, jump, stale = (param.format(n) for n in ("late_s", "jump_kmh", "stale_kmh"))
+    return f"""{seq},
+dist AS (
+  SELECT *,
+    {_HAVERSINE_M.format(lat1="p_lat", lon1="p_lon", lat2="latitude", lon2="longitude")} AS p_m,
+    {_HAVERSINE_M.format(lat1="latitude", lon1="longitude", lat2="n_lat", lon2="n_lon")} AS n_m
+  FROM seq
+),
+usual AS (
+  SELECT connection_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_s) AS med
+  FROM seq WHERE lateness_s IS NOT NULL GROUP BY connection_id
+),
+fleet AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY med) AS fleet_med FROM usual),
+flagged AS (
+  SELECT d.connection_id, d.event_id, d.event_timestamp, d.latitude, d.longitude,
+    d.lateness_s - u.med AS beyond_s, u.med - f.fleet_med AS skew_s,
+    CASE WHEN d.lateness_s - u.med > {late} THEN 1 ELSE 0 END AS late,
+    CASE WHEN d.ingested_at IS NOT NULL AND d.event_timestamp < d.sent_before THEN 1 ELSE 0 END AS ooo,
+    CASE WHEN d.p_m > {jump} / 3.6 * d.p_dt AND (d.n_lat IS NULL OR d.n_m > {jump} / 3.6 * d.n_dt)
+         THEN 1 ELSE 0 END AS jump,
+    CASE WHEN d.p_m < 0.01 AND d.speed_kmh >= {stale} THEN 1 ELSE 0 END AS stale
+  FROM dist AS d
+  LEFT JOIN usual AS u ON u.connection_id = d.connection_id
+  CROSS JOIN fleet AS f
+)"""
+
+
+def _quality_summary(flags: str, param: str, duplicates: str) -> str:
+    edges = ("beyond_s < 1", *(f"beyond_s >= {lo} AND beyond_s < {hi}" for lo, hi in ((1, 5), (5, 30), (30, 120),
+             (120, 600))), "beyond_s >= 600")  # fmt: skip
+    buckets = ",\n".join(f"  sum(CASE WHEN {edge} THEN 1 ELSE 0 END)" for edge in edges)
+    return f"""
+WITH {flags}
+SELECT
+  count(*), sum(late), sum(ooo), sum(jump), count(DISTINCT CASE WHEN jump = 1 THEN connection_id END), sum(stale),
+  (SELECT count(*) FROM usual CROSS JOIN fleet WHERE abs(med - fleet_med) > {param.format("skew_s")}),
+{buckets},
+  {duplicates}
+FROM flagged
+"""
+
+
+def _quality_devices(flags: str, param: str, order_id: str) -> str:
+    findings = "sum(late) + sum(ooo) + sum(jump) + sum(stale)"
+    return f"""
+WITH {flags}
+SELECT connection_id, count(*), sum(late), sum(ooo), sum(jump), sum(stale), max(skew_s)
+FROM flagged
+GROUP BY connection_id
+HAVING {findings} > 0 OR abs(max(skew_s)) > {param.format("skew_s")}
+ORDER BY {findings} DESC, {order_id}
+"""
+
+
+_QUALITY_FLAGS = _quality_flags(
+    f"""
 events AS (
   SELECT event_id, connection_id, event_timestamp, ingested_at, latitude, longitude, speed_kmh
   FROM {{table}}
@@ -159,54 +219,11 @@ seq AS (
     max(event_timestamp) OVER (PARTITION BY connection_id ORDER BY ingested_at NULLS LAST, event_timestamp, event_id
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS sent_before
   FROM events
-),
-dist AS (
-  SELECT *,
-    {_HAVERSINE_M.format(lat1="p_lat", lon1="p_lon", lat2="latitude", lon2="longitude")} AS p_m,
-    {_HAVERSINE_M.format(lat1="latitude", lon1="longitude", lat2="n_lat", lon2="n_lon")} AS n_m
-  FROM seq
-),
-usual AS (
-  SELECT connection_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_s) AS med
-  FROM seq WHERE lateness_s IS NOT NULL GROUP BY connection_id
-),
-fleet AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY med) AS fleet_med FROM usual),
-flagged AS (
-  SELECT d.connection_id, d.event_id, d.event_timestamp, d.latitude, d.longitude,
-    d.lateness_s - u.med AS beyond_s, u.med - f.fleet_med AS skew_s,
-    CASE WHEN d.lateness_s - u.med > :late_s THEN 1 ELSE 0 END AS late,
-    CASE WHEN d.ingested_at IS NOT NULL AND d.event_timestamp < d.sent_before THEN 1 ELSE 0 END AS ooo,
-    CASE WHEN d.p_m > :jump_kmh / 3.6 * d.p_dt AND (d.n_lat IS NULL OR d.n_m > :jump_kmh / 3.6 * d.n_dt)
-         THEN 1 ELSE 0 END AS jump,
-    CASE WHEN d.p_m < 0.01 AND d.speed_kmh >= :stale_kmh THEN 1 ELSE 0 END AS stale
-  FROM dist AS d
-  LEFT JOIN usual AS u ON u.connection_id = d.connection_id
-  CROSS JOIN fleet AS f
-)"""
-
-QUALITY = f"""
-WITH {_QUALITY_FLAGS}
-SELECT
-  count(*), sum(late), sum(ooo), sum(jump), count(DISTINCT CASE WHEN jump = 1 THEN connection_id END), sum(stale),
-  (SELECT count(*) FROM usual CROSS JOIN fleet WHERE abs(med - fleet_med) > :skew_s),
-  sum(CASE WHEN beyond_s < 1 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 1 AND beyond_s < 5 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 5 AND beyond_s < 30 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 30 AND beyond_s < 120 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 120 AND beyond_s < 600 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 600 THEN 1 ELSE 0 END),
-  (SELECT count(*) - count(DISTINCT event_id) FROM {{table}})
-FROM flagged
-"""
-
-QUALITY_DEVICES = f"""
-WITH {_QUALITY_FLAGS}
-SELECT connection_id, count(*), sum(late), sum(ooo), sum(jump), sum(stale), max(skew_s)
-FROM flagged
-GROUP BY connection_id
-HAVING sum(late) + sum(ooo) + sum(jump) + sum(stale) > 0 OR abs(max(skew_s)) > :skew_s
-ORDER BY sum(late) + sum(ooo) + sum(jump) + sum(stale) DESC, connection_id
-"""
+)""",
+    ":{}",
+)
+QUALITY = _quality_summary(_QUALITY_FLAGS, ":{}", "(SELECT count(*) - count(DISTINCT event_id) FROM {table})")
+QUALITY_DEVICES = _quality_devices(_QUALITY_FLAGS, ":{}", "connection_id")
 
 # One device's flagged events (for its track on the map, and to compare with a fault log), with how many
 # rows the table holds of each.
@@ -306,7 +323,8 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 _PG_BY_TIME = 'PARTITION BY connection_id ORDER BY event_timestamp, event_id COLLATE "C"'
-_PG_QUALITY_FLAGS = f"""
+_PG_QUALITY_FLAGS = _quality_flags(
+    f"""
 seq AS (
   SELECT event_id, connection_id, event_timestamp, ingested_at, latitude, longitude, speed_kmh,
     extract(epoch FROM ingested_at - event_timestamp)::float8 AS lateness_s,
@@ -318,55 +336,12 @@ seq AS (
                                ORDER BY ingested_at NULLS LAST, event_timestamp, event_id COLLATE "C"
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS sent_before
   FROM {{table}}
-),
-dist AS (
-  SELECT *,
-    {_HAVERSINE_M.format(lat1="p_lat", lon1="p_lon", lat2="latitude", lon2="longitude")} AS p_m,
-    {_HAVERSINE_M.format(lat1="latitude", lon1="longitude", lat2="n_lat", lon2="n_lon")} AS n_m
-  FROM seq
-),
-usual AS (
-  SELECT connection_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY lateness_s) AS med
-  FROM seq WHERE lateness_s IS NOT NULL GROUP BY connection_id
-),
-fleet AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY med) AS fleet_med FROM usual),
-flagged AS (
-  SELECT d.connection_id, d.event_id, d.event_timestamp, d.latitude, d.longitude,
-    d.lateness_s - u.med AS beyond_s, u.med - f.fleet_med AS skew_s,
-    CASE WHEN d.lateness_s - u.med > %(late_s)s THEN 1 ELSE 0 END AS late,
-    CASE WHEN d.ingested_at IS NOT NULL AND d.event_timestamp < d.sent_before THEN 1 ELSE 0 END AS ooo,
-    CASE WHEN d.p_m > %(jump_kmh)s / 3.6 * d.p_dt AND (d.n_lat IS NULL OR d.n_m > %(jump_kmh)s / 3.6 * d.n_dt)
-         THEN 1 ELSE 0 END AS jump,
-    CASE WHEN d.p_m < 0.01 AND d.speed_kmh >= %(stale_kmh)s THEN 1 ELSE 0 END AS stale
-  FROM dist AS d
-  LEFT JOIN usual AS u ON u.connection_id = d.connection_id
-  CROSS JOIN fleet AS f
-)"""
-
+)""",
+    "%({})s",
+)
 # a synced table keeps one row per event_id: duplicates cannot be counted there (NULL: not measurable)
-PG_QUALITY = f"""
-WITH {_PG_QUALITY_FLAGS}
-SELECT
-  count(*), sum(late), sum(ooo), sum(jump), count(DISTINCT CASE WHEN jump = 1 THEN connection_id END), sum(stale),
-  (SELECT count(*) FROM usual CROSS JOIN fleet WHERE abs(med - fleet_med) > %(skew_s)s),
-  sum(CASE WHEN beyond_s < 1 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 1 AND beyond_s < 5 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 5 AND beyond_s < 30 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 30 AND beyond_s < 120 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 120 AND beyond_s < 600 THEN 1 ELSE 0 END),
-  sum(CASE WHEN beyond_s >= 600 THEN 1 ELSE 0 END),
-  NULL::bigint
-FROM flagged
-"""
-
-PG_QUALITY_DEVICES = f"""
-WITH {_PG_QUALITY_FLAGS}
-SELECT connection_id, count(*), sum(late), sum(ooo), sum(jump), sum(stale), max(skew_s)
-FROM flagged
-GROUP BY connection_id
-HAVING sum(late) + sum(ooo) + sum(jump) + sum(stale) > 0 OR abs(max(skew_s)) > %(skew_s)s
-ORDER BY sum(late) + sum(ooo) + sum(jump) + sum(stale) DESC, connection_id COLLATE "C"
-"""
+PG_QUALITY = _quality_summary(_PG_QUALITY_FLAGS, "%({})s", "NULL::bigint")
+PG_QUALITY_DEVICES = _quality_devices(_PG_QUALITY_FLAGS, "%({})s", 'connection_id COLLATE "C"')
 
 PG_QUALITY_POINTS = f"""
 WITH {_PG_QUALITY_FLAGS}
