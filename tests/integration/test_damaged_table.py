@@ -32,7 +32,8 @@ def test_a_torn_last_commit_is_named_refused_for_writing_and_repaired(tmp_path: 
     last.write_text(last.read_text()[:150])  # cut off mid-write
     with pytest.raises(AnalyticsError, match=f"its last commit {last} is incomplete.*repair-table"):
         LocalDeltaAnalytics(path).kpis(Window(dt.datetime.now(dt.UTC)))
-    rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "5", "--duration", "1"))
+    # (a short drain: the refusal repeats, the stream would wait out --stop-timeout for it to clear)
+    rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "5", "--duration", "1", "--stop-timeout", "4"))
     assert rc == 1 and "is damaged" in summary["error"] and summary["spool_depth"] > 0, summary  # kept, not written
     assert last.read_text().startswith(last.read_text()[:150]) and len(last.read_text()) == 150  # not overwritten
     repaired = zerostream(tmp_path, "localbus", "repair-table", TABLE, "--yes")

@@ -89,6 +89,10 @@ async def main():
     last = await stream.ingest_records_offset([AirQuality(**record(i, "async")) for i in range(15)])
     await stream.wait_for_offset(last)
     await stream.close()
+    # The SDK's aio client segfaults (rc -11) about half the time when the interpreter tears down
+    # while its closed stream's tasks are still winding down; letting them finish avoids it.
+    del stream, sdk
+    await asyncio.sleep(0.5)
 asyncio.run(main())
 print("ingested 15")
 """,
