@@ -57,15 +57,16 @@ def test_every_command_keeps_the_secrets_to_itself(tmp_path: Path):
                 "ZEROSTREAM_TEST_KEYRING": str(keyring_file), "PYTHONPATH": str(Path(__file__).parents[2])}  # fmt: skip
     app = subprocess.Popen([sys.executable, "-m", "zerostream_desktop", "gui", "--start"], env=app_env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     table = tmp_path / "data" / "tables"
-    while time.monotonic() < deadline and not list(table.rglob("*.parquet")) and app.poll() is None:
+    before = set(table.rglob("*.parquet"))  # the commands above streamed too: wait for the app's own rows
+    while time.monotonic() < deadline and not set(table.rglob("*.parquet")) - before and app.poll() is None:
         time.sleep(0.5)
     time.sleep(3)
     app.send_signal(signal.SIGTERM)
     app_out, _ = app.communicate(timeout=60)
     assert app.returncode == 0, app_out[-1500:]
-    assert list(table.rglob("*.parquet")), "the app streamed nothing"
+    assert set(table.rglob("*.parquet")) - before, "the app streamed nothing"
     assert json.loads(keyring_file.read_text()) == {f"zerostream/{k}": v for k, v in IN_KEYRING.items()}  # used
     outputs.append((["gui", "--start"], app_out))
     assert list((home / ".config").rglob("*.conf")) or list((home / ".config").rglob("*.ini")), "no app settings"
