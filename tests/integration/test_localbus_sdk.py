@@ -17,7 +17,7 @@ from tests.integration.localbus_helpers import (
     options,
     table_properties,
 )
-from zerostream_desktop.core import encoding
+from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import Fleet
 
 pytestmark = pytest.mark.integration
@@ -272,3 +272,43 @@ def test_a_json_stream_without_the_sdk_gets_cumulative_acks(bus):
     assert kinds == ["create_stream_response", "ingest_record_response"]
     assert responses[1].ingest_record_response.durability_ack_up_to_offset == 0
     assert sorted(bus.event_ids()) == sorted(batch.event_ids())
+
+
+def test_batches_sent_ahead_of_a_bad_one_are_written_and_acknowledged_and_the_rest_refused(bus):
+    """A client that sends faster than localbus decodes has its waiting requests decoded together;
+    a bad record among them still costs only its own request and what follows it."""
+    import grpc
+
+    from zerostream_desktop.localbus import protocol
+
+    request = protocol.request_class()
+    create = protocol.message("CreateIngestStreamRequest")(
+        table_name=TABLE, record_type=protocol.PROTO, descriptor_proto=schema.descriptor_proto().SerializeToString()
+    )
+    batches = fleet_batches(50, 25)
+    bad_at = 20
+
+    def ingest(offset: int, records: list[bytes]):
+        body = protocol.message("ProtoEncodedRecordBatch")(records=records)
+        return request(
+            ingest_record_batch=protocol.message("IngestRecordBatchRequest")(offset_id=offset, proto_encoded_batch=body)
+        )
+
+    requests = [request(create_stream=create)]
+    requests += [ingest(k, encoding.encode_proto(b)) for k, b in enumerate(batches[:bad_at])]
+    requests.append(ingest(bad_at, [b"\xff\xff\xff not protobuf"]))
+    requests += [ingest(bad_at + 1 + k, encoding.encode_proto(b)) for k, b in enumerate(batches[bad_at:])]
+    channel = grpc.insecure_channel(f"127.0.0.1:{bus.port}")
+    call = channel.stream_stream(protocol.METHOD, request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=protocol.response_class().FromString)  # fmt: skip
+    acked = -1
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            for response in call(iter(requests), metadata=[("authorization", "Bearer integration-test-token")]):
+                if response.WhichOneof("payload") == "ingest_record_response":
+                    acked = response.ingest_record_response.durability_ack_up_to_offset
+    finally:
+        channel.close()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and f"offset {bad_at}" in info.value.details()
+    assert acked == bad_at - 1  # everything before the bad request, acknowledged
+    assert sorted(bus.event_ids()) == sorted(i for b in batches[:bad_at] for i in b.event_ids())

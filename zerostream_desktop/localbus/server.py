@@ -17,10 +17,11 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -39,13 +40,18 @@ from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
 from zerostream_desktop.localbus.tables import DamagedTableError, TableCatalog, UnknownTableError
 from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 STATE_FILE = "localbus.json"
-MAX_INFLIGHT_ROWS = 100_000  # per stream: rows read but not yet committed; beyond it, its records wait
+MAX_INFLIGHT_ROWS = 400_000  # per stream: rows read but not yet committed; beyond it, its records wait
 MAX_UNREAD_ACKS = 10_000  # per stream: acks its client has not read; beyond it, its records wait
+COALESCE_ROWS = 20_000  # records of requests already waiting decoded and committed together, at most
+READ_AHEAD_REQUESTS = 64  # requests taken off the connection before they are decoded, at most
 LOCK_FILE = "localbus.lock"
 
 
@@ -108,6 +114,9 @@ class LocalBus:
         self._stopping = False
         self.issuer = TokenIssuer(config.token_ttl_s)
         self.oauth: OAuthServer | None = None
+        # records are decoded off the event loop, which meanwhile reads the next requests (and
+        # serves the other streams), so a busy stream's requests queue up and decode together
+        self.decoding = ThreadPoolExecutor(max_workers=2, thread_name_prefix="localbus-decode")
 
     @property
     def workspace_url(self) -> str | None:
@@ -190,6 +199,7 @@ class LocalBus:
             await asyncio.get_running_loop().run_in_executor(None, self.writer.close)
         if self.oauth is not None:
             self.oauth.stop()
+        self.decoding.shutdown(wait=False, cancel_futures=True)
         (Path(self.config.data_dir) / STATE_FILE).unlink(missing_ok=True)
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -313,31 +323,27 @@ class _Stream:
         return table, decoder
 
     async def _read(self, table: str, decoder: Decoder) -> None:
+        """Decode and submit what the client sends. Requests that have already arrived when the
+        previous ones are done are decoded and committed together (one decode, one submission,
+        one cumulative ack of the last offset): the busier the stream, the larger the batches."""
         assert self.bus.writer is not None
+        incoming: asyncio.Queue[Any] = asyncio.Queue(maxsize=READ_AHEAD_REQUESTS)
+        puller = asyncio.create_task(self._pull(incoming))
         try:
-            async for request in self.requests:
-                if isinstance(request, _Malformed):
-                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}")
-                kind = request.WhichOneof("payload")
-                if kind == "ingest_record":
-                    rec = request.ingest_record
-                    offset = rec.offset_id
-                    records = [getattr(rec, rec.WhichOneof("record") or "proto_encoded_record")]
-                elif kind == "ingest_record_batch":
-                    batch = request.ingest_record_batch
-                    offset = batch.offset_id
-                    which = batch.WhichOneof("batch")
-                    records = list(getattr(batch, which).records) if which else []
-                else:
-                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "create_stream may only be sent once")
-                data = decoder.decode(records, offset)
-                # one stream never takes all: past its limits, stop reading it (HTTP/2 flow control then
-                # holds its client back) until its commits land and its client reads its acks
-                while self._inflight_rows > MAX_INFLIGHT_ROWS or self._out.qsize() > MAX_UNREAD_ACKS:
-                    await asyncio.sleep(0.005)
-                self._inflight_rows += data.num_rows
-                future = asyncio.wrap_future(self.bus.writer.submit(table, data))
-                await self._acks.put((offset, future, data.num_rows))
+            ended = False
+            while not ended:
+                group = [await incoming.get()]
+                rows = len(group[0][1]) if isinstance(group[0], tuple) else 0
+                while isinstance(group[-1], tuple) and rows < COALESCE_ROWS and not incoming.empty():
+                    group.append(incoming.get_nowait())
+                    rows += len(group[-1][1]) if isinstance(group[-1], tuple) else 0
+                batches = [item for item in group if isinstance(item, tuple)]
+                if batches:
+                    await self._submit(table, decoder, batches)
+                last = group[-1]
+                if isinstance(last, BaseException):
+                    raise last
+                ended = last is None
             await self._acks.put(None)
         except RecordError as exc:
             await self._fail(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
@@ -348,6 +354,64 @@ class _Stream:
         except Exception as exc:  # a dropped client connection ends the read loop
             log.debug("stream %s read ended: %r", self.stream_id, exc)
             await self._acks.put(None)
+        finally:
+            puller.cancel()
+
+    async def _pull(self, incoming: asyncio.Queue[Any]) -> None:
+        """Put each request on `incoming` as (offset, records); then None at the end, or the error
+        that ended it. A full queue stops reading (HTTP/2 flow control then holds the client back)."""
+        try:
+            async for request in self.requests:
+                if isinstance(request, _Malformed):
+                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request message: {request.error}")
+                kind = request.WhichOneof("payload")
+                if kind == "ingest_record":
+                    rec = request.ingest_record
+                    record = getattr(rec, rec.WhichOneof("record") or "proto_encoded_record")
+                    await incoming.put((rec.offset_id, [record]))
+                elif kind == "ingest_record_batch":
+                    batch = request.ingest_record_batch
+                    which = batch.WhichOneof("batch")
+                    await incoming.put((batch.offset_id, list(getattr(batch, which).records) if which else []))
+                else:
+                    raise _StreamAbort(grpc.StatusCode.INVALID_ARGUMENT, "create_stream may only be sent once")
+            await incoming.put(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # handed to the reader, after what came before it
+            await incoming.put(exc)
+
+    async def _submit(self, table: str, decoder: Decoder, batches: list[tuple[int, list[bytes | str]]]) -> None:
+        try:
+            records = batches[0][1] if len(batches) == 1 else [r for _, batch in batches for r in batch]
+            decoded = [(batches[-1][0], await self._decode(decoder, records, batches[0][0]))]
+        except RecordError:
+            if len(batches) == 1:
+                raise
+            # one request at a time: the ones before the bad record are written and acknowledged, and
+            # the error names the offset exactly as a lone request would
+            decoded = []
+            for offset, batch in batches:
+                try:
+                    decoded.append((offset, await self._decode(decoder, batch, offset)))
+                except RecordError:
+                    await self._submit_decoded(table, decoded)
+                    raise
+        await self._submit_decoded(table, decoded)
+
+    async def _decode(self, decoder: Decoder, records: Sequence[bytes | str], offset: int) -> pa.Table:
+        return await asyncio.get_running_loop().run_in_executor(self.bus.decoding, decoder.decode, records, offset)
+
+    async def _submit_decoded(self, table: str, decoded: list[tuple[int, pa.Table]]) -> None:
+        assert self.bus.writer is not None
+        for offset, data in decoded:
+            # one stream never takes all: past its limits, stop reading it (HTTP/2 flow control then
+            # holds its client back) until its commits land and its client reads its acks
+            while self._inflight_rows > MAX_INFLIGHT_ROWS or self._out.qsize() > MAX_UNREAD_ACKS:
+                await asyncio.sleep(0.005)
+            self._inflight_rows += data.num_rows
+            future = asyncio.wrap_future(self.bus.writer.submit(table, data))
+            await self._acks.put((offset, future, data.num_rows))
 
     async def _fail(self, code: grpc.StatusCode, message: str) -> None:
         await self._acks.put(_StreamAbort(code, message))  # acks already earned go out first
