@@ -29,6 +29,7 @@ bench:
 	PYTHONPATH=. .venv/bin/python bench/bench_analytics.py
 	PYTHONPATH=. .venv/bin/python bench/bench_ui.py
 	PYTHONPATH=. .venv/bin/python bench/bench_webapps.py
+	@echo; .venv/bin/python bench/results.py
 
 clean:
 	rm -rf .venv .venv311 build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

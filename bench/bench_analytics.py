@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from results import Results
 
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
@@ -160,6 +161,13 @@ def main() -> None:
             print(f"  {name:<12} median {statistics.median(xs):7.0f} ms   p95 {p95(xs):7.0f} ms")
         ratio = statistics.median(times["full"]) / statistics.median(times["incremental"])
         print(f"  full / incremental (medians): {ratio:.1f}x; answers identical at the end: {same}")
+        results = Results("analytics")
+        results.add(f"first refresh at {info.rows:,} rows (incremental state built)", build_ms, "ms")
+        for name, xs in times.items():
+            results.add(f"refresh at {info.rows:,} rows, {name}: median", statistics.median(xs), "ms")
+        inc_ms, full_ms = statistics.median(times["incremental"]), statistics.median(times["full"])
+        results.add(f"refresh at {info.rows:,} rows, incremental vs full", inc_ms, "ms", ("full refresh", full_ms))
+        results.save()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"resident memory now {rss_mib():.0f} MiB; peak of the process {peak:.0f} MiB (table generation included)"

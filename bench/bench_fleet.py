@@ -16,6 +16,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from results import Results
+
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import EventBatch, Fleet
 
@@ -60,6 +62,7 @@ def main() -> None:
         "generate + JSON": encoding.encode_json,
         "generate + proto (runtime, baseline)": runtime_proto,
     }
+    results = Results("fleet")
     print(f"fleet benchmark: median of {args.runs} runs, one core, events/s")
     print(f"{'devices':>8}  {'variant':<38} {'events/s':>12} {'vs baseline':>12}")
     for devices in (10, 1_000, 10_000):
@@ -70,6 +73,8 @@ def main() -> None:
         base = medians["generate + proto (runtime, baseline)"]
         for name, rate in medians.items():
             print(f"{devices:>8}  {name:<38} {rate:>12,.0f} {rate / base:>11.2f}x")
+            results.add(f"fleet {devices:,} devices: {name}", rate, "events/s", ("protobuf runtime encoding", base))
+    results.save()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ os.environ.setdefault("RUST_LOG", "error")
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
+from results import Results  # noqa: E402
 
 from tests.integration.localbus_helpers import TABLE, TOKEN, LocalBusProcess, free_port  # noqa: E402
 from zerostream_desktop.core.fleet import Fleet  # noqa: E402
@@ -106,6 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     bus = LocalBusProcess(data_dir, free_port()).start()
+    figures = Results("stream")
     print(f"end-to-end benchmark on localbus, {args.seconds:.0f} s per run (events/s acknowledged; latencies)")
     print(f"{'devices':>8} {'interval':>9} {'spool':>6} {'events/s':>10} {'ack p50':>8} {'ack p95':>8} "
           f"{'table p50':>10} {'table p95':>10} {'unacked':>8} {'vs off':>7}")  # fmt: skip
@@ -118,6 +120,12 @@ def main() -> None:
                 print(f"{devices:>8,} {interval:>7}ms {'on' if durable else 'off':>6} {r['rate']:>10,.0f} "
                       f"{r['ack50']:>6.0f}ms {r['ack95']:>6.0f}ms {r['tt50']:>9.2f}s {r['tt95']:>9.2f}s "
                       f"{r['lost']:>8,} {ratio:>6.2f}x")  # fmt: skip
+                load = f"{devices:,} devices every {interval} ms, spool {'on' if durable else 'off'}"
+                figures.add(f"stream {load}: events/s", r["rate"], "events/s", ("spool off", results[False]["rate"]))
+                figures.add(f"stream {load}: ack p95", r["ack95"], "ms")
+                figures.add(f"stream {load}: time to table p95", r["tt95"], "s")
+                figures.add(f"stream {load}: unacknowledged at the end", r["lost"], "events")
+        figures.save()
     finally:
         bus.terminate()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import Results
+
 PROBE_MS = 10
 
 
@@ -126,6 +128,14 @@ def main() -> None:
     print(f"UI stalls ({len(gaps):,} probes of {PROBE_MS} ms): {stalls}")
     print(f"resident memory: app {marks['rss_main']:.0f} MiB + web engine {marks['rss_web']:.0f} MiB "
           f"(localbus {marks['rss_localbus']:.0f} MiB)")  # fmt: skip
+    results = Results("ui")
+    load = f"{args.devices:,} devices every {args.interval_ms} ms"
+    results.add(f"UI stall p99, {load}", p(0.99), "ms")
+    results.add(f"UI stall max, {load}", gaps[-1], "ms")
+    results.add(f"resident memory, app + web engine + localbus, {load}",
+                marks["rss_main"] + marks["rss_web"] + marks["rss_localbus"], "MiB")  # fmt: skip
+    results.add("launch to window with the map ready", marks["map_ready"] - LAUNCHED, "s")
+    results.save()
     print(f"launch to window with the map ready: {marks['map_ready'] - LAUNCHED:.2f} s; "
           f"to all {args.devices:,} clients in the table: {marks['clients'] - LAUNCHED:.1f} s")  # fmt: skip
     os._exit(0)
