@@ -100,3 +100,46 @@ def test_status_thresholds():
     assert client_status(now - dt.timedelta(seconds=15), now, 15, 300) is ClientStatus.ACTIVE
     assert client_status(now - dt.timedelta(seconds=16), now, 15, 300) is ClientStatus.IDLE
     assert client_status(now - dt.timedelta(seconds=301), now, 15, 300) is ClientStatus.OFFLINE
+
+
+def test_a_restart_loads_the_saved_state_and_reads_only_what_came_since(tmp_path: Path):
+    rows = dataset.rows()
+    path = local_table(tmp_path, rows[:1500])
+    first = LocalDeltaAnalytics(path)
+    first.kpis(dataset.WINDOW)
+    write_deltalake(str(path), dataset.arrow(rows[1500:2500]), mode="append")
+    first.kpis(dataset.WINDOW)
+    first.close()  # saves the state at the version it reflects
+    now = max(r["ingested_at"] for r in rows[:2500] if r["ingested_at"]) + dt.timedelta(seconds=5)
+    reopened = LocalDeltaAnalytics(path)  # its minute figures and series come from the saved landings
+    same_answers(reopened, LocalDeltaAnalytics(path, incremental=False), Window(now, 15, 120), dataset.LONG)
+    assert reopened.stats == {"rebuilds": 0, "feed_rows": 0, "snapshot_loads": 1}
+    write_deltalake(str(path), dataset.arrow(rows[2500:]), mode="append")  # while the app was closed
+
+    restarted, full = LocalDeltaAnalytics(path), LocalDeltaAnalytics(path, incremental=False)
+    same_answers(restarted, full, dataset.WINDOW, dataset.LONG)
+    assert restarted.stats == {"rebuilds": 0, "feed_rows": len(rows) - 2500, "snapshot_loads": 1}
+    write_deltalake(str(path), dataset.arrow(rows[:300]), mode="append")  # resends after the restart
+    same_answers(restarted, full, dataset.WINDOW, "dev-01")
+
+
+def test_a_snapshot_of_another_table_or_a_damaged_one_is_rebuilt_from_the_rows(tmp_path: Path):
+    rows = dataset.rows()
+    path = local_table(tmp_path, rows[:1000])
+    first = LocalDeltaAnalytics(path)
+    first.kpis(dataset.WINDOW)
+    first.close()
+    snapshot = path.parent / f".{path.name}.dashboard-state"
+    assert (snapshot / "meta.json").is_file()
+
+    TableCatalog(tmp_path).drop_table(TABLE)  # the same name made again: another table, fewer rows
+    path = local_table(tmp_path, rows[:200])
+    again, full = LocalDeltaAnalytics(path), LocalDeltaAnalytics(path, incremental=False)
+    same_answers(again, full, dataset.WINDOW, "dev-01")
+    assert again.stats["rebuilds"] == 1 and again.stats["snapshot_loads"] == 0
+    again.close()
+
+    (snapshot / "seen.npz").write_bytes(b"not a numpy file")
+    damaged = LocalDeltaAnalytics(path)
+    same_answers(damaged, full, dataset.WINDOW, "dev-01")
+    assert damaged.stats["rebuilds"] == 1 and damaged.stats["snapshot_loads"] == 0

@@ -36,7 +36,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from zerostream_desktop.core import schema
-from zerostream_desktop.core.analytics import local_state, sql
+from zerostream_desktop.core.analytics import local_state, sql, state_snapshot
 from zerostream_desktop.core.analytics.local_state import (
     LATEST_FIELDS,
     ClientTable,
@@ -78,6 +78,7 @@ from zerostream_desktop.core.analytics.model import (
 log = logging.getLogger(__name__)
 
 RECENT_S = 120  # landings kept in memory: the minute figures and series up to 2 minutes
+SNAPSHOT_EVERY_S = 300.0  # the state is saved this often while new versions come in (and at close)
 TRACK_CACHE = 8  # devices whose recent points are kept and extended as rows arrive
 
 _FEED_COLUMNS = [
@@ -148,9 +149,11 @@ class _TrackCache:
 class LocalDeltaAnalytics:
     """Thread-safe (one DuckDB connection behind a lock); call from a worker, not the UI thread."""
 
-    def __init__(self, table_path: Path, incremental: bool = True) -> None:
+    def __init__(self, table_path: Path, incremental: bool = True, snapshots: bool = True) -> None:
         self.table_path = Path(table_path)
         self.incremental = incremental
+        self.snapshots = snapshots and incremental  # start from the saved state; save it now and then
+        self._saved = (-1, time.monotonic())  # the version last saved, and when
         self.description = f"the local table at {self.table_path}"
         self._table: DeltaTable | None = None
         self._db = duckdb.connect()
@@ -165,10 +168,12 @@ class LocalDeltaAnalytics:
         self._horizon_us: int | None = None  # `_recent` is complete from here on
         self._older_rows = False  # whether landings before the horizon exist
         self._tracks: OrderedDict[str, _TrackCache] = OrderedDict()
-        self.stats = {"rebuilds": 0, "feed_rows": 0}
+        self.stats = {"rebuilds": 0, "feed_rows": 0, "snapshot_loads": 0}
 
     def close(self) -> None:
         with self._lock:
+            if self._version != self._saved[0]:
+                self._save_snapshot()
             self._db.close()
 
     def data_version(self) -> int | None:
@@ -307,9 +312,9 @@ class LocalDeltaAnalytics:
         if not self.incremental:
             self._version = version
             return True
-        if self._version < 0:
+        if self._version < 0 and not self._restore(table):
             self._rebuild(table)
-        elif version > self._version:
+        if version > self._version:
             try:
                 feed = table.load_cdf(
                     starting_version=self._version + 1, ending_version=version, columns=[*_FEED_COLUMNS, "_change_type"]
@@ -329,7 +334,53 @@ class LocalDeltaAnalytics:
                     self._apply(batch)
                     self._version = version
         self._prune()
+        if self._version != self._saved[0] and time.monotonic() - self._saved[1] >= SNAPSHOT_EVERY_S:
+            self._save_snapshot()
         return True
+
+    def _restore(self, table: DeltaTable) -> bool:
+        """Start from the saved snapshot when it is this table's and not ahead of it; the versions
+        since are then read from the change feed like any others."""
+        if not self.snapshots:
+            return False
+        started = time.perf_counter()
+        snap = state_snapshot.load(self.table_path)
+        if snap is None or snap.table_id != str(table.metadata().id) or snap.version > table.version():
+            return False
+        self._seen = SeenEvents()
+        self._seen.runs = snap.seen_runs
+        self._clients = ClientTable()
+        self._clients.load(snap.clients)
+        self._recent = RecentLandings()
+        self._recent.add(snap.recent, resent=False)
+        self._latest_us, self._horizon_us, self._older_rows = snap.latest_us, snap.horizon_us, snap.older_rows
+        self._tracks.clear()
+        self._version = snap.version
+        self._saved = (snap.version, time.monotonic())
+        self.stats["snapshot_loads"] += 1
+        log.info(
+            "analytics state for %s loaded at version %d in %.0f ms: %d events (table at version %d)",
+            self.table_path, snap.version, (time.perf_counter() - started) * 1000, len(self._seen), table.version(),
+        )  # fmt: skip
+        return True
+
+    def _save_snapshot(self) -> None:
+        if not self.snapshots or self._version < 0 or self._table is None:
+            return
+        started = time.perf_counter()
+        snap = state_snapshot.Snapshot(
+            table_id=str(self._table.metadata().id), version=self._version, seen_runs=list(self._seen.runs),
+            clients=self._clients.state(), recent=self._recent.merged(), latest_us=self._latest_us,
+            horizon_us=self._horizon_us, older_rows=self._older_rows,
+        )  # fmt: skip
+        try:
+            state_snapshot.save(self.table_path, snap)
+        except OSError as exc:  # a read-only or full disk: the dashboard works on, a restart rebuilds
+            log.warning("could not save the dashboard's state next to %s: %s", self.table_path, exc)
+        else:
+            log.info("analytics state for %s saved at version %d in %.0f ms",
+                     self.table_path, self._version, (time.perf_counter() - started) * 1000)  # fmt: skip
+        self._saved = (self._version, time.monotonic())
 
     def _rebuild(self, table: DeltaTable) -> None:
         started = time.perf_counter()
@@ -357,6 +408,7 @@ class LocalDeltaAnalytics:
             "analytics state for %s built at version %d in %.0f ms: %d events",
             self.table_path, self._version, (time.perf_counter() - started) * 1000, len(self._seen),
         )  # fmt: skip
+        self._save_snapshot()  # the next start loads this instead of reading every row again
 
     def _apply(self, feed: pa.Table) -> None:
         """Fold the rows added since the last version into the state."""

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zerostream_desktop.core import schema
 from zerostream_desktop.core.analytics.model import Client, ClientStatus, Kpis, SeriesPoint, Window
 
 I64_MIN, I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
@@ -197,6 +198,18 @@ class ClientTable:
         for name in LATEST_FIELDS:
             self.values[name] = state[name].to_pylist()
 
+    def state(self) -> pa.Table:
+        """The client-state table `load` starts from (saved with the dashboard's snapshot)."""
+        types = schema.arrow_schema()
+        columns: dict[str, Any] = {
+            "connection_id": pa.array(self.ids, pa.string()), "events": self.events, "bytes": self.bytes,
+            "first_us": self.first_us, "last_us": self.last_us, "latest_ts": self.latest_ts,
+            "latest_id": pa.array(self.latest_id, pa.string()),
+        }  # fmt: skip
+        for name in LATEST_FIELDS:
+            columns[name] = pa.array(self.values[name], type=types.field(name).type)
+        return pa.table(columns)
+
     def totals(self, window: Window) -> tuple[int, int, int, int, dt.datetime | None]:
         """Events, clients, bytes, active clients, last landing."""
         if not self.ids:
@@ -260,6 +273,14 @@ class RecentLandings:
         keep = order[np.r_[h[1:] != h[:-1], True]]
         keep = keep[np.argsort(every["ing"][keep], kind="stable")]
         self.chunks = [{k: v[keep] for k, v in every.items()}]
+
+    def merged(self) -> dict[str, np.ndarray]:
+        """All chunks as one, in send-time order (what a snapshot keeps)."""
+        if not self.chunks:
+            return {k: np.zeros(0, np.uint64 if k == "hash" else np.int64) for k in ("hash", "ing", "lag", "size")}
+        every = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}
+        order = np.argsort(every["ing"], kind="stable")
+        return {k: v[order] for k, v in every.items()}
 
     def prune(self, horizon_us: int) -> bool:
         """Drop landings before the horizon; True when any were dropped."""
