@@ -110,6 +110,28 @@ def test_stream_command_summary_and_exit_code(tmp_path: Path):
     assert len(LocalBusProcess(tmp_path, 0).event_ids()) == summary["generated"]
 
 
+def test_a_load_shape_sets_the_rate_and_the_summary_gives_the_rate_reached_in_each_stage(tmp_path: Path):
+    rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "300", "--load", "steps:200,2k,5k/3s"))
+    assert rc == 0, summary
+    load = summary["load"]
+    assert load["shape"] == "steps:200,2k,5k/3s" and [s["stage"] for s in load["stages"]] == [
+        "step 1 (200/s)", "step 2 (2,000/s)", "step 3 (5,000/s)"]  # fmt: skip
+    low, mid, high = (s["generated_per_s"] for s in load["stages"])
+    assert 120 < low < 350 and 1_500 < mid < 2_500, load  # (the first step starts with every device due once)
+    assert 2_000 < high <= 3_100 and load["capped"], load  # 300 devices offer at most 3,000/s: capped, and said
+    assert summary["generated"] == summary["acknowledged"] == len(LocalBusProcess(tmp_path, 0).event_ids())
+
+
+def test_a_load_shape_that_cannot_be_read_is_named_with_the_forms_it_takes(tmp_path: Path):
+    rc, summary = summary_of_error(stream_cmd(tmp_path, "--load", "ramp:1k/60s"))
+    assert rc == 2 and "--load" in summary and "ramp:FROM-TO/LENGTH" in summary
+
+
+def summary_of_error(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
 def test_kill_9_of_the_streamer_then_rerun_loses_nothing(tmp_path: Path):
     bus = LocalBusProcess(tmp_path, free_port()).start()  # stays up; the streamer reuses it
     try:

@@ -285,3 +285,26 @@ def test_device_faults_from_the_pane_are_injected_and_logged(pane, qtbot, tmp_pa
     assert str(pane.fleet.faults.spec) == "jump=0.05,dup=0.2"
     pane.apply_faults("clean")
     assert pane.fleet.faults is None
+
+
+def test_a_load_shape_sets_the_interval_from_the_rate_and_says_the_stage(pane, qtbot):
+    pane.count_spin.setValue(100)
+    pane.apply_count()
+    pane.interval_spin.setValue(2_000)
+    pane.load_combo.setCurrentText("steps:200,500/2s")
+    pane.load_combo.lineEdit().editingFinished.emit()  # as when the user presses Enter
+    pane.start()
+    qtbot.waitUntil(lambda: pane.interval_spin.value() == 500, timeout=3_000)  # 100 devices, 200/s
+    qtbot.waitUntil(lambda: "load steps:200,500/2s: step 1 (200/s), asking 200/s" in pane.summary.text(), timeout=3_000)
+    qtbot.waitUntil(lambda: pane.interval_spin.value() == 200, timeout=5_000)  # then 500/s
+    qtbot.waitUntil(lambda: "step 2 (500/s)" in pane.summary.text(), timeout=3_000)
+    assert pane.fleet.default_interval_s == 0.2
+    report = pane.stage_rates().splitlines()
+    assert report[0].startswith("load steps:200,500/2s") and report[1].startswith("step 1 (200/s): 200, ")
+    assert 100 <= float(report[1].split(", ")[1].replace(",", "")) <= 350  # generated about 200/s in step 1
+    # a bad shape is refused with the reason; back to the Interval the user had set
+    assert "ramp:FROM-TO/LENGTH" in pane.apply_load("ramp:1k/60s")
+    assert "ramp:FROM-TO/LENGTH" in pane.load_combo.toolTip()
+    pane.apply_load("by interval")
+    assert pane.load is None and pane.interval_spin.value() == 2_000 and pane.fleet.default_interval_s == 2.0
+    pane.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 from zerostream_desktop import stream_target
 from zerostream_desktop.commands.common import add_fleet_arguments, build_fleet, fleet_settings
 from zerostream_desktop.core.arguments import ranged
-from zerostream_desktop.core.fleet import DeviceClock, Fleet
+from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape, LoadShapeError, parse_load_shape
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
@@ -35,8 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--duration",
         type=ranged(float, 0.1, 604_800, "s"),
-        default=60.0,
-        help="seconds to generate events (default 60)",
+        help="seconds to generate events (default 60, or the --load shape's length)",
+    )
+    p.add_argument(
+        "--load",
+        metavar="SHAPE",
+        type=_load_shape,
+        help="a target rate over time, met by setting the devices' interval (overrides --interval): "
+        "constant:RATE[/LENGTH], ramp:FROM-TO/LENGTH, steps:R1,R2,.../STEP, spike:BASE,PEAK@AT+LEN[/LENGTH]; "
+        "e.g. ramp:1k-50k/60s. The summary gives the rate reached in each stage",
     )
     p.add_argument("--endpoint", choices=("local", "databricks"), help="default ZEROSTREAM_ENDPOINT (local)")
     p.add_argument("--format", choices=("proto", "json"), default="proto", help="record format (default proto)")
@@ -53,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quiet", action="store_true", help="no live view")
     p.add_argument("--ledger", type=Path, help=argparse.SUPPRESS)  # the fault campaign: ids appended once spooled
     p.set_defaults(func=run)
+
+
+def _load_shape(text: str) -> LoadShape:
+    try:
+        return parse_load_shape(text)
+    except LoadShapeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _keep_ledger(streamer: Streamer, path: Path) -> None:
@@ -86,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.duration is None:
+        args.duration = args.load.length_s if args.load else 60.0
     settings = fleet_settings(args, endpoint=args.endpoint)
     clock = DeviceClock()  # durations and the schedule on the monotonic clock: a clock step changes neither
     fleet = build_fleet(settings, args, clock.schedule(), command="stream")
@@ -140,6 +157,8 @@ async def _stream(
     started_at = time.time()
     start = clock.elapsed()
     pump = FleetPump(fleet, streamer, clock=clock)
+    if args.load is not None:
+        pump.follow(args.load)
     asked_to_stop: list[str] = list(EARLY_STOP)  # SIGTERM or Ctrl+C: stop generating, send what is spooled, end
     loop = asyncio.get_running_loop()
 
@@ -207,7 +226,17 @@ async def _stream(
         "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
         "state_seconds": {k: round(v, 1) for k, v in view.state_seconds.items()},
         "stopped_by": asked_to_stop[0] if asked_to_stop else None,
+        **({"load": _load_summary(pump)} if pump.load is not None else {}),
     }
+
+
+def _load_summary(pump: FleetPump) -> dict[str, Any]:
+    assert pump.load is not None
+    stages = [dataclasses.asdict(r) for r in pump.stage_report()]
+    for stage in stages:
+        for key in ("target_per_s", "generated_per_s", "acknowledged_per_s"):
+            stage[key] = round(stage[key], 1)
+    return {"shape": pump.load.shape.text, "stages": stages, "capped": pump.load.capped}
 
 
 class _LiveView:
@@ -310,4 +339,13 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         if "injected_duplicates" in summary:
             print(f"duplicates: {summary['injected_duplicates']:,} sent twice on purpose, "
                   f"{summary['delivery_duplicates']:,} from delivery (resent after a failure)")  # fmt: skip
+    if "load" in summary:
+        load = summary["load"]
+        print(f"load {load['shape']}: rate reached in each stage (events/s)")
+        print(f"  {'stage':<24} {'seconds':>8} {'target':>10} {'generated':>10} {'acknowledged':>13}")
+        for st in load["stages"]:
+            print(f"  {st['stage']:<24} {st['seconds']:>8.1f} {st['target_per_s']:>10,.0f} "
+                  f"{st['generated_per_s']:>10,.0f} {st['acknowledged_per_s']:>13,.0f}")  # fmt: skip
+        if load["capped"]:
+            print("  (the fleet could not offer every rate asked: at most 10 events/s a device; add --devices)")
     print(f"log (the SDK's own lines included): {summary['log']}")

@@ -5,6 +5,7 @@ from zerostream_desktop.core.fleet.clock import DeviceClock
 from zerostream_desktop.core.fleet.faults import PRESETS as FAULT_PRESETS
 from zerostream_desktop.core.fleet.faults import FaultLog, FaultSpec, FaultSpecError
 from zerostream_desktop.core.fleet.fleet import MAX_DEVICES, Fleet
+from zerostream_desktop.core.fleet.load_shape import LoadShape, LoadShapeError, Stage, parse_load_shape
 from zerostream_desktop.core.fleet.modes import Mode, ModeMix
 from zerostream_desktop.core.fleet.regions import WORLD_CITIES, BoundingBox, Region
 from zerostream_desktop.core.fleet.traces import Trace, TraceError, load_trace
@@ -20,10 +21,14 @@ __all__ = [
     "FaultSpecError",
     "EventBatch",
     "Fleet",
+    "LoadShape",
+    "LoadShapeError",
     "Mode",
     "ModeMix",
     "Region",
+    "Stage",
     "Trace",
     "TraceError",
     "load_trace",
+    "parse_load_shape",
 ]

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from zerostream_desktop.core.fleet import DeviceClock, Fleet
+from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape
+from zerostream_desktop.core.fleet.load_shape import ShapeFollower, StageRate
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
 
 TICK_S = 0.1
@@ -34,6 +35,16 @@ class FleetPump:
         self.throttled_ticks = 0
         self._executor = executor
         self._lock = asyncio.Lock()  # a tick and a change of the fleet (Apply) never interleave
+        self.load: ShapeFollower | None = None
+
+    def follow(self, shape: LoadShape) -> None:
+        """From now on set the devices' interval each tick so the fleet offers the shape's rate."""
+        self.load = ShapeFollower(shape, self.clock.elapsed(), min_interval_ms=self.tick_s * 1000)
+
+    def stage_report(self) -> list[StageRate]:
+        """Each stage of the shape run so far: the rate asked for, and generated and acknowledged."""
+        s = self.streamer.stats
+        return self.load.report(self.clock.elapsed(), s.generated, s.acked) if self.load is not None else []
 
     async def run(self, until: Callable[[], bool] = lambda: False, stop_on_pause: bool = True) -> None:
         """Tick until `until()` is true, or streaming pauses (wrong credentials, a missing table) if asked.
@@ -54,6 +65,11 @@ class FleetPump:
                 await loop.run_in_executor(self._executor, self.streamer.retry_held, 1.0)
             if not self.fleet.running:
                 return 0
+            if self.load is not None:
+                s = self.streamer.stats
+                interval = self.load.step(self.clock.elapsed(), len(self.fleet), s.generated, s.acked)
+                if interval is not None:
+                    self.fleet.set_interval(interval)
             if not self.streamer.has_room(max(1, len(self.fleet))):
                 self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
                 return 0

@@ -8,7 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QModelIndex,
+    QSettings,
+    QSignalBlocker,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -37,11 +46,14 @@ from zerostream_desktop.core.fleet import (
     FaultSpec,
     FaultSpecError,
     Fleet,
+    LoadShapeError,
     ModeMix,
     Region,
     TraceError,
     load_trace,
+    parse_load_shape,
 )
+from zerostream_desktop.core.fleet.load_shape import ShapeFollower
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
 from zerostream_desktop.ui.simulator.rate_chart import RateChart
@@ -54,6 +66,14 @@ FAULTS_HELP = (
     "whose battery dies), dup (sent twice), spike (sensor spikes). Each fault is logged in the data folder's faults/."
 )
 VIEW_REFRESH_S = 1.0
+BY_INTERVAL = "by interval"
+LOAD_PRESETS = (BY_INTERVAL, "constant:2k", "ramp:100-10k/60s", "steps:1k,5k,10k,20k/30s", "spike:1k,10k@20s+10s/60s")
+LOAD_HELP = (
+    "A target rate over time, met by setting every device's interval (a device sends at most 10 events/s):\n"
+    "constant:RATE[/LENGTH], ramp:FROM-TO/LENGTH, steps:R1,R2,.../STEP or spike:BASE,PEAK@AT+LEN[/LENGTH];\n"
+    "rates in events/s (50k = 50,000), lengths in s, m or h. It starts with Start; after its end the last\n"
+    "rate stays. 'by interval' sends at the Interval. The rate reached in each stage is in the summary's tooltip."
+)
 
 
 class SimulatorPane(QWidget):
@@ -76,6 +96,9 @@ class SimulatorPane(QWidget):
         self._selected: int | None = None
         self._snapshot: dict[str, np.ndarray] = fleet.snapshot()
         self.can_generate: Callable[[int], bool] = lambda n: True  # backpressure from the spool
+        self.load_shape_text = BY_INTERVAL
+        self.load: ShapeFollower | None = None  # following a load shape (while running)
+        self._own_interval_ms = round(fleet.default_interval_s * 1000)  # the Interval set before a shape took over
         self._timer = QTimer(self, interval=TICK_MS)
         self._timer.timeout.connect(self._tick)
         self.summary = QLabel()
@@ -105,10 +128,22 @@ class SimulatorPane(QWidget):
         self.start_button = QPushButton("&Start")
         self.start_button.setCheckable(True)
         self.start_button.toggled.connect(self._toggle)
+        self.load_combo = QComboBox(editable=True, minimumContentsLength=22)
+        self.load_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.load_combo.addItems(list(LOAD_PRESETS))
+        self.load_combo.setToolTip(LOAD_HELP)
+        self.load_combo.activated.connect(lambda _i: self.apply_load(self.load_combo.currentText()))
+        load_line = self.load_combo.lineEdit()
+        assert load_line is not None
+        load_line.editingFinished.connect(lambda: self.apply_load(self.load_combo.currentText()))
+        load_label = QLabel("&Load")
+        load_label.setBuddy(self.load_combo)
         row = QHBoxLayout()
         row.addWidget(QLabel("Devices"))
         row.addWidget(self.count_slider, 1)
         row.addWidget(self.count_spin)
+        row.addWidget(load_label)
+        row.addWidget(self.load_combo)
         row.addWidget(self.apply_button)
         row.addWidget(self.new_fleet_button)
         row.addWidget(self.start_button)
@@ -189,6 +224,48 @@ class SimulatorPane(QWidget):
         self.fleet.set_faults(spec, self.fault_log)
         self._refresh_view()
         return None
+
+    def apply_load(self, text: str) -> str | None:
+        """A load shape (or 'by interval'); it starts now if the fleet runs, else with Start. An error or None."""
+        text = text.strip() or BY_INTERVAL
+        if text != BY_INTERVAL:
+            try:
+                parse_load_shape(text)
+            except LoadShapeError as exc:
+                self.load_combo.setStyleSheet("QComboBox { border: 2px solid #d32f2f; }")
+                self.load_combo.setToolTip(f"{exc}\n\n{LOAD_HELP}")
+                return str(exc)
+        self.load_combo.setStyleSheet("")
+        self.load_combo.setToolTip(LOAD_HELP)
+        self.load_shape_text = text
+        self._start_load()
+        self._refresh_view()
+        return None
+
+    def _start_load(self) -> None:
+        """Begin following the chosen shape from now (or go back to the Interval)."""
+        if self.load_shape_text == BY_INTERVAL or not self.running:
+            if self.load is not None:
+                self.interval_spin.setValue(self._own_interval_ms)  # the user's interval again
+                self.fleet.set_interval(self._own_interval_ms)
+            self.load = None
+            return
+        if self.load is None:
+            self._own_interval_ms = self.interval_spin.value()
+        self.load = ShapeFollower(parse_load_shape(self.load_shape_text), self.clock.elapsed(), TICK_MS)
+
+    def stage_rates(self) -> str:
+        """The rate reached in each stage of the shape, as lines of text (the summary's tooltip)."""
+        if self.load is None:
+            return ""
+        rates = self.load.report(self.clock.elapsed(), *self._load_counts())
+        lines = [f"load {self.load.shape.text}: events/s asked, generated, acknowledged"]
+        lines += [f"{r.stage}: {r.target_per_s:,.0f}, {r.generated_per_s:,.0f}, {r.acknowledged_per_s:,.0f}"
+                  for r in rates]  # fmt: skip
+        return "\n".join(lines)
+
+    def _load_counts(self) -> tuple[int, int]:
+        return self._generated, self._counts[1] if self._counts is not None else 0
 
     def _new_fleet_clicked(self) -> None:
         error = self.new_fleet()
@@ -303,6 +380,7 @@ class SimulatorPane(QWidget):
         if on:
             self.fleet.start(self.clock.schedule())
             self._timer.start()
+            self._start_load()
             self.simulation_started.emit()
         else:
             self._timer.stop()
@@ -314,6 +392,12 @@ class SimulatorPane(QWidget):
         self._throttled = not self.can_generate(len(self.fleet))
         if self._throttled:
             return  # the spool is full: devices wait, nothing is dropped
+        if self.load is not None:
+            interval = self.load.step(self.clock.elapsed(), len(self.fleet), *self._load_counts())
+            if interval is not None:
+                self.fleet.set_interval(interval)
+                with QSignalBlocker(self.interval_spin):  # shows what the shape set, without setting it again
+                    self.interval_spin.setValue(interval)
         batch = self.fleet.advance(self.clock.schedule(), self.clock.wall())
         if len(batch):
             self._generated += len(batch)
@@ -361,7 +445,12 @@ class SimulatorPane(QWidget):
         if faults is not None:
             injected = ", ".join(f"{k} {v:,}" for k, v in sorted(faults.log.counts().items()))
             counts += f"; faults {faults.spec}" + (f": {injected}" if injected else "")
+        if self.load is not None and self.load.stage is not None:
+            rate = self.load.shape.rate_at(self.clock.elapsed() - self.load.start_s)
+            counts += f"; load {self.load.shape.text}: {self.load.stage.name}, asking {rate:,.0f}/s"
+            counts += " (more than the devices can send)" if self.load.capped else ""
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {counts}")
+        self.summary.setToolTip(self.stage_rates())
 
 
 def _region_text(region: Region) -> str:
