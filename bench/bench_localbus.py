@@ -147,6 +147,29 @@ def delta_speed(events: pa.Table, rows_per_append: int, seconds: float, runs: in
     return statistics.median(rates)
 
 
+def decode_speeds(pool: list[bytes], results: Results) -> None:
+    """localbus's record decoding alone, against the protobuf runtime (one message a record), median of 5."""
+    decoder = Decoder(TABLE, schema.arrow_schema(), schema.descriptor_proto().SerializeToString(), json_mode=False)
+    sample = pool[:20_000]
+
+    def rate(fn: object, size: int) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for i in range(0, len(sample), size):
+                fn(sample[i : i + size], i)  # type: ignore[operator]
+            times.append(time.perf_counter() - start)
+        return len(sample) / statistics.median(times)
+
+    runtime = rate(decoder._decode_rows, 1_000)
+    print("\nrecord decoding alone (rows/s, median of 5):")
+    print(f"  protobuf runtime, a message a record (baseline): {runtime:>10,.0f}")
+    for size in (1_000, 5_000):
+        fast = rate(decoder.decode, size)
+        print(f"  localbus, batches of {size:>5,}:                   {fast:>10,.0f}  {fast / runtime:5.1f}x")
+        results.add(f"localbus decode, batches of {size:,}", fast, "rows/s", ("protobuf runtime decode", runtime))
+
+
 def decoded(pool: list[bytes]) -> pa.Table:
     descriptor = schema.descriptor_proto().SerializeToString()
     return Decoder(TABLE, schema.arrow_schema(), descriptor, json_mode=False).decode(pool, 0)
@@ -190,6 +213,7 @@ def main() -> None:
         bus.terminate()
         shutil.rmtree(data_dir, ignore_errors=True)
     events = decoded(pool)
+    decode_speeds(pool, results)
     per_commit = int(fastest["sent"] / max(1.0, fastest["commits"]))
     print(f"\nDelta's own write speed (write_deltalake appends of these events, median of 3 x {args.seconds:.0f} s)")
     speeds = {}
