@@ -45,6 +45,18 @@ def rss_mib(pid: int) -> float:
         return 0.0
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional set size: pages shared between the processes (libraries, Qt) count once in all."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def descendants(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
     kids = [int(p) for p in out]
@@ -115,6 +127,8 @@ def main() -> None:
         marks["rss_main"] = rss_mib(os.getpid())
         marks["rss_web"] = sum(rss_mib(p) for p in kids)
         marks["rss_localbus"] = rss_mib(running.stack.process.pid) if running.stack and running.stack.process else 0
+        bus = [running.stack.process.pid] if running.stack and running.stack.process else []
+        marks["pss_all"] = sum(pss_mib(p) for p in [os.getpid(), *kids, *bus])
         marks["acked"] = snap.acked if snap else 0
         window.close()
         await task
@@ -127,13 +141,15 @@ def main() -> None:
     stalls = f"p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms"
     print(f"UI stalls ({len(gaps):,} probes of {PROBE_MS} ms): {stalls}")
     print(f"resident memory: app {marks['rss_main']:.0f} MiB + web engine {marks['rss_web']:.0f} MiB "
-          f"(localbus {marks['rss_localbus']:.0f} MiB)")  # fmt: skip
+          f"(localbus {marks['rss_localbus']:.0f} MiB); all three as PSS (shared pages once): "
+          f"{marks['pss_all']:.0f} MiB")  # fmt: skip
     results = Results("ui")
     load = f"{args.devices:,} devices every {args.interval_ms} ms"
     results.add(f"UI stall p99, {load}", p(0.99), "ms")
     results.add(f"UI stall max, {load}", gaps[-1], "ms")
     results.add(f"resident memory, app + web engine + localbus, {load}",
                 marks["rss_main"] + marks["rss_web"] + marks["rss_localbus"], "MiB")  # fmt: skip
+    results.add(f"proportional memory (PSS), app + web engine + localbus, {load}", marks["pss_all"], "MiB")
     results.add("launch to window with the map ready", marks["map_ready"] - LAUNCHED, "s")
     results.save()
     print(f"launch to window with the map ready: {marks['map_ready'] - LAUNCHED:.2f} s; "
