@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,14 +128,7 @@ class SimulatorPane(QWidget):
         self.start_button = QPushButton("&Start")
         self.start_button.setCheckable(True)
         self.start_button.toggled.connect(self._toggle)
-        self.load_combo = QComboBox(editable=True, minimumContentsLength=22)
-        self.load_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.load_combo.addItems(list(LOAD_PRESETS))
-        self.load_combo.setToolTip(LOAD_HELP)
-        self.load_combo.activated.connect(lambda _i: self.apply_load(self.load_combo.currentText()))
-        load_line = self.load_combo.lineEdit()
-        assert load_line is not None
-        load_line.editingFinished.connect(lambda: self.apply_load(self.load_combo.currentText()))
+        self.load_combo = _spec_combo(LOAD_PRESETS, LOAD_HELP, 22, self.apply_load)
         load_label = QLabel("&Load")
         load_label.setBuddy(self.load_combo)
         row = QHBoxLayout()
@@ -210,11 +203,8 @@ class SimulatorPane(QWidget):
         try:
             spec = FaultSpec.parse(text)
         except FaultSpecError as exc:
-            self.faults_combo.setStyleSheet("QComboBox { border: 2px solid #d32f2f; }")
-            self.faults_combo.setToolTip(f"{exc}\n\n{FAULTS_HELP}")
-            return str(exc)
-        self.faults_combo.setStyleSheet("")
-        self.faults_combo.setToolTip(FAULTS_HELP)
+            return _mark(self.faults_combo, FAULTS_HELP, str(exc))
+        _mark(self.faults_combo, FAULTS_HELP, None)
         if self.fault_log is not None:
             self.fault_log.close()
             self.fault_log = None
@@ -232,11 +222,8 @@ class SimulatorPane(QWidget):
             try:
                 parse_load_shape(text)
             except LoadShapeError as exc:
-                self.load_combo.setStyleSheet("QComboBox { border: 2px solid #d32f2f; }")
-                self.load_combo.setToolTip(f"{exc}\n\n{LOAD_HELP}")
-                return str(exc)
-        self.load_combo.setStyleSheet("")
-        self.load_combo.setToolTip(LOAD_HELP)
+                return _mark(self.load_combo, LOAD_HELP, str(exc))
+        _mark(self.load_combo, LOAD_HELP, None)
         self.load_shape_text = text
         self._start_load()
         self._refresh_view()
@@ -282,14 +269,7 @@ class SimulatorPane(QWidget):
         self.trace_button = QPushButton("Import &Trace…")
         self.trace_button.setToolTip("Replay a GPX, GeoJSON or CSV track on the selected device (or all devices)")
         self.trace_button.clicked.connect(self._choose_trace)
-        self.faults_combo = QComboBox(editable=True, minimumContentsLength=14)
-        self.faults_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.faults_combo.addItems(list(FAULT_PRESETS))
-        self.faults_combo.setToolTip(FAULTS_HELP)
-        self.faults_combo.activated.connect(lambda _i: self.apply_faults(self.faults_combo.currentText()))
-        line = self.faults_combo.lineEdit()
-        assert line is not None
-        line.editingFinished.connect(lambda: self.apply_faults(self.faults_combo.currentText()))
+        self.faults_combo = _spec_combo(list(FAULT_PRESETS), FAULTS_HELP, 14, self.apply_faults)
         faults_label = QLabel("Fa&ults")
         faults_label.setBuddy(self.faults_combo)
         row = QHBoxLayout()
@@ -451,6 +431,26 @@ class SimulatorPane(QWidget):
             counts += " (more than the devices can send)" if self.load.capped else ""
         self.summary.setText(f"{len(self.fleet)} devices, {state}, {counts}")
         self.summary.setToolTip(self.stage_rates())
+
+
+def _spec_combo(items: Sequence[str], help_text: str, chars: int, apply: Callable[[str], object]) -> QComboBox:
+    """An editable box of presets whose text is applied when one is picked or Enter is pressed."""
+    combo = QComboBox(editable=True, minimumContentsLength=chars)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.addItems(list(items))
+    combo.setToolTip(help_text)
+    combo.activated.connect(lambda _i: apply(combo.currentText()))
+    line = combo.lineEdit()
+    assert line is not None
+    line.editingFinished.connect(lambda: apply(combo.currentText()))
+    return combo
+
+
+def _mark(combo: QComboBox, help_text: str, error: str | None) -> str | None:
+    """A red border and the reason in the tooltip for a text that was refused; plain again otherwise."""
+    combo.setStyleSheet("QComboBox { border: 2px solid #d32f2f; }" if error else "")
+    combo.setToolTip(f"{error}\n\n{help_text}" if error else help_text)
+    return error
 
 
 def _region_text(region: Region) -> str:
