@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable
+from results import Results
 
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import Fleet
@@ -95,9 +96,14 @@ def main() -> None:
             written = write(folder, data, commits, config)
             results[name] = (written, measure(folder))
         fresh = results["fresh table, one commit"][1]["scan"]
+        figures = Results("upkeep")
         for name, (written, m) in results.items():
             print(f"{name:<26} {written:>8.1f} {m['open'] * 1000:>8.1f} {m['scan'] * 1000:>8.1f} {m['files']:>6} "
                   f"{m['log']:>9} {m['scan'] / fresh:>13.2f}x")  # fmt: skip
+            figures.add(f"{args.commits} commits, {name}: open", m["open"] * 1000, "ms")
+            scan_ms = m["scan"] * 1000
+            figures.add(f"{args.commits} commits, {name}: scan", scan_ms, "ms", ("a fresh table", fresh * 1000))
+        figures.save()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

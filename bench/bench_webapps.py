@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from deltalake import write_deltalake
+from results import Results
 
 from tests.integration.localbus_helpers import free_port
 from zerostream_desktop.core import schema
@@ -233,6 +234,14 @@ def main() -> None:
         page = chromium_figures(f"http://127.0.0.1:{port}/")
         print(f"Chromium: one {page['clients']:,}-client update shown in {page['update_ms']:.0f} ms (median of 5); "
               f"a 100,000-point track drawn in {page['track_ms']:.0f} ms")  # fmt: skip
+        results = Results("webapps")
+        results.add(f"web dashboard, {args.sockets} sockets: commit to arrival p95", p95(delays), "ms")
+        results.add(f"web dashboard, {args.sockets} sockets: updates a minute per socket (median)",
+                    statistics.median(counts) * 60 / args.seconds, "updates")  # fmt: skip
+        results.add(f"one {CLIENTS:,}-client update, JSON", size / 1024, "KiB")
+        results.add(f"Chromium: one {page['clients']:,}-client update shown", page["update_ms"], "ms")
+        results.add("Chromium: a 100,000-point track drawn", page["track_ms"], "ms")
+        results.save()
     finally:
         writer.stop.set()
         server.send_signal(signal.SIGTERM)

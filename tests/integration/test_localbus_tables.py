@@ -173,5 +173,16 @@ def test_commits_grow_with_the_load_and_stay_quick_when_it_is_light(tmp_path: Pa
     finally:
         writer.close()
     assert sorted(light)[len(light) // 2] < 0.2, "a light load waits for its commit"
+    eager = GroupCommitWriter(catalog, WriterConfig(flush_records=1, flush_ms=0))  # a commit per submission
+    try:
+        waits = []
+        for k in range(30):
+            start = time.monotonic()
+            eager.submit(TABLE, rows(5, seed=k)).result(10)
+            waits.append(time.monotonic() - start)
+    finally:
+        eager.close()
+    late = sorted(waits[15:])[7]  # once the writer has measured the (low) rate
+    assert late < 0.15, f"one submission at a time waited {late:.2f} s for its commit"
     assert commits <= 15, f"{commits} commits of {heavy_rows:,} rows at 150,000 rows/s: they did not grow with the load"
-    assert catalog.describe(TABLE).rows == light_rows + heavy_rows
+    assert catalog.describe(TABLE).rows == light_rows + heavy_rows + sum(rows(5, seed=k).num_rows for k in range(30))

@@ -48,6 +48,7 @@ class WriterConfig:
     # Under load a commit gathers about this long's worth of the incoming rows (at most
     # max_commit_rows): Delta appends 100,000 rows at about twice the speed per row of 10,000.
     busy_commit_s: float = 0.2
+    busy_min_rows: int = 20_000  # below this many rows in busy_commit_s, the flush rule above stands
     max_commit_rows: int = 200_000
     compact_every_commits: int = 200
     checkpoint_every_commits: int = 100
@@ -114,7 +115,7 @@ class GroupCommitWriter:
         load is light, larger (up to busy_commit_s of the incoming rate) when it is heavy."""
         cfg = self.config
         target = min(cfg.max_commit_rows, int(self._rate * cfg.busy_commit_s))
-        if target <= cfg.flush_records:
+        if target <= max(cfg.flush_records, cfg.busy_min_rows):
             return cfg.flush_records, cfg.flush_ms / 1000
         return target, max(cfg.flush_ms / 1000, cfg.busy_commit_s)
 
