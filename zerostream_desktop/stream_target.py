@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool, SpoolBusyError, claim_spool
 from zerostream_desktop.core.ingest.streamer import Target
@@ -32,6 +32,23 @@ class StreamConnection:
     target: Target
     spool: Spool
     watchdog: LocalStackWatchdog | None = None  # local only: run `watchdog.run()` to keep localbus up
+    more_spools: list[Spool] = field(default_factory=list)  # with several streams: those of streams 2 to N
+    producer: str = "app"
+
+    @property
+    def spools(self) -> list[Spool]:
+        """One spool per stream, the first stream's first."""
+        return [self.spool, *self.more_spools]
+
+    def add_spool(self) -> Spool:
+        """A spool for one more stream (`<producer>-<n>`, the same bound as the first); blocks on files."""
+        try:
+            spool = claim_spool(self.spool.path.parent, spool_stem(self.target), self.producer,
+                                max_records=self.spool.max_records)  # fmt: skip
+        except (SpoolBusyError, OSError) as exc:
+            raise StreamTargetError(str(exc)) from exc
+        self.more_spools.append(spool)
+        return spool
 
     @property
     def stack(self) -> LocalStack | None:
@@ -43,7 +60,8 @@ class StreamConnection:
         stack = self.stack
         if stack is not None:
             stack.stop(timeout)
-        self.spool.close()
+        for spool in self.spools:
+            spool.close()
 
 
 def open_stream_target(
@@ -54,13 +72,17 @@ def open_stream_target(
     restart_delay_s: float = 1.0,
     on_stack_change: StackListener | None = None,
     executor: Executor | None = None,
+    streams: int = 1,
 ) -> StreamConnection:
     """Blocks (starts a process, opens files): call it off the UI thread.
 
     `producer` names this process's spool (`app`, `stream`, `web`): each producer holds its own,
-    locked. `on_stack_change(stack, why)` hears of localbus starting, dying and coming back.
+    locked; with `streams` > 1 it holds one per stream (`<producer>`, `<producer>-2`...), and the
+    spool total `spool_max` is shared between them. `on_stack_change(stack, why)` hears of localbus
+    starting, dying and coming back.
     """
     stack = None
+    spools: list[Spool] = []
     try:
         if settings.endpoint == "local":
             from zerostream_desktop.localbus.security import ensure_token
@@ -71,8 +93,12 @@ def open_stream_target(
             target = local_target(settings, stack.endpoint, token, stack.ca_cert)
         else:
             target = databricks_target(settings)
-        spool = claim_spool(spool_folder(settings), spool_stem(target), producer, max_records=spool_max)
+        share = max(1, spool_max // streams)
+        for _ in range(streams):
+            spools.append(claim_spool(spool_folder(settings), spool_stem(target), producer, max_records=share))
     except (LocalStackError, SpoolBusyError, OSError, ValueError) as exc:
+        for spool in spools:
+            spool.close()
         if stack is not None:
             stack.stop()
         if on_stack_change is not None and settings.endpoint == "local":
@@ -84,4 +110,4 @@ def open_stream_target(
                                       on_change=on_stack_change)  # fmt: skip
         if on_stack_change is not None:
             on_stack_change(stack, "")
-    return StreamConnection(settings, target, spool, watchdog)
+    return StreamConnection(settings, target, spools[0], watchdog, spools[1:], producer)

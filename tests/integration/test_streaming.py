@@ -110,6 +110,18 @@ def test_stream_command_summary_and_exit_code(tmp_path: Path):
     assert len(LocalBusProcess(tmp_path, 0).event_ids()) == summary["generated"]
 
 
+def test_several_streams_share_the_devices_and_each_is_acknowledged(tmp_path: Path):
+    rc, summary = summary_of(
+        stream_cmd(tmp_path, "--devices", "300", "--interval-ms", "500", "--duration", "3", "--streams", "3")
+    )
+    assert rc == 0, summary
+    streams = summary["streams"]
+    assert [s["stream"] for s in streams] == [1, 2, 3] and len({s["spool"] for s in streams}) == 3
+    assert all(s["acknowledged"] > 250 and s["spool_depth"] == 0 for s in streams), streams  # 100 devices each
+    assert sum(s["acknowledged"] for s in streams) == summary["acknowledged"] == summary["generated"]
+    assert summary["duplicates"] == 0 and len(LocalBusProcess(tmp_path, 0).event_ids()) == summary["generated"]
+
+
 def test_a_load_shape_sets_the_rate_and_the_summary_gives_the_rate_reached_in_each_stage(tmp_path: Path):
     rc, summary = summary_of(stream_cmd(tmp_path, "--devices", "300", "--load", "steps:200,2k,5k/3s"))
     assert rc == 0, summary
@@ -135,19 +147,22 @@ def summary_of_error(proc: subprocess.Popen[str]) -> tuple[int, str]:
 def test_kill_9_of_the_streamer_then_rerun_loses_nothing(tmp_path: Path):
     bus = LocalBusProcess(tmp_path, free_port()).start()  # stays up; the streamer reuses it
     try:
-        proc = stream_cmd(tmp_path, "--devices", "500", "--interval-ms", "200", "--duration", "60", "--seed", "5")
+        proc = stream_cmd(tmp_path, "--devices", "500", "--interval-ms", "200", "--duration", "60", "--seed", "5",
+                          "--streams", "3")  # fmt: skip
         deadline = time.monotonic() + 60
         while (len(bus.event_ids()) < 2000 or spool_depth(tmp_path) == 0) and time.monotonic() < deadline:
             time.sleep(0.05)  # kill with records both landed and waiting
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        assert len(list((tmp_path / "spool").glob("*@stream*.sqlite"))) == 3  # a spool per stream
         waiting = spool_ids(tmp_path)  # unacknowledged at the kill: the only ones that may land twice
         before = set(bus.event_ids()) | waiting  # every event generated and persisted before the kill
         assert waiting, "the kill should leave unacknowledged records in the spool"
-        rc, summary = summary_of(
+        rc, summary = summary_of(  # one stream now ("auto" at 2,500 events/s): it takes over all three spools
             stream_cmd(tmp_path, "--devices", "500", "--interval-ms", "200", "--duration", "2", "--seed", "5")
         )
         assert rc == 0, summary
+        assert len(summary["streams"]) == 1
         landed = bus.event_ids()
         assert before <= set(landed)  # none lost
         assert spool_depth(tmp_path) == 0

@@ -46,6 +46,14 @@ def test_switching_to_databricks_saves_values_to_the_file_and_secrets_to_the_key
     assert dialog.store.get(secrets.zerobus_client_secret_key("sp-app-id")) == "sp-secret-value"
 
 
+def test_the_number_of_zerobus_streams_is_saved_and_auto_by_default(dialog, tmp_path):
+    assert dialog.streams_combo.currentText() == "auto"
+    dialog.streams_combo.setCurrentText("4")
+    dialog.save_button.click()
+    assert dotenv_values(tmp_path / ".env")["ZEROBUS_STREAMS"] == "4"
+    assert load_settings(environ={}, search_dirs=[tmp_path]).zerobus_streams == 4
+
+
 def test_a_bad_value_is_named_and_nothing_is_saved(dialog, tmp_path):
     dialog.fields["CATALOG"].setText("bad name; drop")
     dialog.save_button.click()

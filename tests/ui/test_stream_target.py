@@ -53,3 +53,44 @@ def test_the_command_line_and_the_app_open_the_target_with_one_function(qtbot, t
         closing = loop.create_task(stream.close(timeout=5))
         qtbot.waitUntil(closing.done, timeout=60_000)
     assert not app_connection.stack.running()
+
+
+def test_the_app_opens_more_streams_as_the_fleet_offers_more_and_every_event_lands(qtbot, tmp_path, monkeypatch,
+                                                                                   qasync_loop):  # fmt: skip
+    from tests.integration.localbus_helpers import LocalBusProcess
+    from zerostream_desktop.core.fleet import Fleet
+
+    monkeypatch.setenv("ZEROSTREAM_LOCALBUS_TOKEN", "more-streams-token")
+    loop = qasync_loop
+    owner = QObject()
+    background = Background(owner, max_workers=2)
+    loop.set_default_executor(background.executor)  # as the app does: the streamers' disk reads on its workers
+    stream = StreamController(background, owner)
+    settings = load_settings({"data_dir": tmp_path}, environ={}, search_dirs=[])  # ZEROBUS_STREAMS=auto
+    snaps = []
+    stream.stats_changed.connect(snaps.append)
+    task = loop.create_task(stream.open(settings))
+    qtbot.waitUntil(task.done, timeout=30_000)
+    fleet = Fleet(4, 60, interval_ms=1000)
+    fleet.start(0.0)
+    sent: list[str] = []
+    try:
+        assert stream.streamer is not None and len(stream.streamer) == 1
+        stream.plan_for(500.0)  # one stream is plenty
+        stream.plan_for(30_000.0)  # 10,000 devices at 3 Hz: three streams of at most 12,000/s
+        qtbot.waitUntil(lambda: len(stream.streamer) == 3, timeout=10_000)
+        stream.plan_for(500.0)  # never fewer while connected
+        for k in range(1, 6):
+            batch = fleet.advance(float(k))
+            sent += batch.event_ids()
+            stream.submit(batch)
+        qtbot.waitUntil(lambda: stream.streamer.stats.acked == len(sent), timeout=30_000)
+        assert len(stream.streamer) == 3 and all(s.stats.acked > 0 for s in stream.streamer.streamers)
+        assert len({s.spool.path for s in stream.streamer.streamers}) == 3
+        qtbot.waitUntil(lambda: snaps and snaps[-1].streams == 3, timeout=5_000)
+        assert "· 3 streams ·" in snaps[-1].status_text("localbus")
+    finally:
+        closing = loop.create_task(stream.close(timeout=5))
+        qtbot.waitUntil(closing.done, timeout=60_000)
+        background.shutdown(wait=True)
+    assert sorted(LocalBusProcess(tmp_path, 0).event_ids()) == sorted(sent)

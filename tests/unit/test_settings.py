@@ -64,6 +64,8 @@ def test_bad_value_names_the_variable_and_its_file(isolated_environment: Path):
         ("CATALOG", "main; DROP TABLE x", "invalid identifier"),
         ("LAKEBASE_CAPACITY", "CU_3", "CU_1"),
         ("SIM_REGION", "Atlantis", "unknown city"),
+        ("ZEROBUS_STREAMS", "0", "greater than or equal to 1"),
+        ("ZEROBUS_STREAMS", "many", "'auto'"),
     ],
 )
 def test_bad_environment_values_are_reported_with_their_source(name: str, value: str, hint: str):

@@ -22,9 +22,16 @@ from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape, LoadSha
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.ingest.streams import (
+    AUTO_SHARE,
+    PER_STREAM_RECORDS_S,
+    StreamGroup,
+    parse_streams,
+    streams_for_rate,
+)
 from zerostream_desktop.core.native_output import native_output_to
 from zerostream_desktop.core.paths import ensure_private_dir
-from zerostream_desktop.core.settings import Settings
+from zerostream_desktop.core.settings import MAX_STREAMS, Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a target rate over time, met by setting the devices' interval (overrides --interval): "
         "constant:RATE[/LENGTH], ramp:FROM-TO/LENGTH, steps:R1,R2,.../STEP, spike:BASE,PEAK@AT+LEN[/LENGTH]; "
         "e.g. ramp:1k-50k/60s. The summary gives the rate reached in each stage",
+    )
+    p.add_argument(
+        "--streams",
+        metavar="N",
+        type=_streams,
+        default=None,
+        help="ZeroBus streams to spread the devices over, each with its own spool and acknowledgements (1 to "
+        f"{MAX_STREAMS}; default auto: one per {PER_STREAM_RECORDS_S * AUTO_SHARE:,.0f} events/s offered, "
+        f"as the service takes about {PER_STREAM_RECORDS_S:,} a stream)",
     )
     p.add_argument("--endpoint", choices=("local", "databricks"), help="default ZEROSTREAM_ENDPOINT (local)")
     p.add_argument("--format", choices=("proto", "json"), default="proto", help="record format (default proto)")
@@ -70,7 +86,21 @@ def _load_shape(text: str) -> LoadShape:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _keep_ledger(streamer: Streamer, path: Path) -> None:
+def _streams(text: str) -> int | None:
+    try:
+        return parse_streams(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def offered_rate(fleet: Fleet, shape: LoadShape | None) -> float:
+    """Events a second the run asks for at its peak: the shape's highest rate, else devices x interval."""
+    if shape is not None:
+        return shape.peak_rate
+    return fleet.offered_per_s
+
+
+def _keep_ledger(streamer: Streamer | StreamGroup, path: Path) -> None:
     """Append the ids of every batch to `path` once the spool holds it (the campaign's record of what was
     handed over: every id in it must reach the table, whatever happens to the processes)."""
     ledger = path.open("a", encoding="utf-8")
@@ -109,10 +139,15 @@ def _run(args: argparse.Namespace) -> int:
     log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
     with native_output_to(log_path) as terminal:
         connection = None
+        streams = args.streams or streams_for_rate(offered_rate(fleet, args.load))
         try:
-            connection = stream_target.open_stream_target(settings, producer="stream", spool_max=args.spool_max)
-            streamer = Streamer(connection.target, connection.spool, json_mode=args.format == "json",
-                                batch_size=args.batch_size)  # fmt: skip
+            connection = stream_target.open_stream_target(
+                settings, producer="stream", spool_max=args.spool_max, streams=streams
+            )
+            streamer = StreamGroup([
+                Streamer(connection.target, spool, json_mode=args.format == "json", batch_size=args.batch_size)
+                for spool in connection.spools
+            ])  # fmt: skip
             if args.ledger:
                 _keep_ledger(streamer, args.ledger)
             summary = asyncio.run(_stream(args, fleet, clock, streamer, connection, terminal))
@@ -148,7 +183,7 @@ async def _stream(
     args: argparse.Namespace,
     fleet: Fleet,
     clock: DeviceClock,
-    streamer: Streamer,
+    streamer: StreamGroup,
     connection: StreamConnection,
     terminal: TextIO,
 ) -> dict[str, Any]:
@@ -226,6 +261,7 @@ async def _stream(
         "ack_latency_ms": {"p50": s.latency(50), "p95": s.latency(95), "p99": s.latency(99)},
         "state_seconds": {k: round(v, 1) for k, v in view.state_seconds.items()},
         "stopped_by": asked_to_stop[0] if asked_to_stop else None,
+        "streams": [dataclasses.asdict(f) for f in streamer.figures()],
         **({"load": _load_summary(pump)} if pump.load is not None else {}),
     }
 
@@ -243,7 +279,7 @@ class _LiveView:
     """One line a second on the terminal; a line of its own when the state changes, with the reason.
     Also keeps how long the stream spent in each (visible) state, for the summary."""
 
-    def __init__(self, streamer: Streamer, quiet: bool, out: TextIO) -> None:
+    def __init__(self, streamer: StreamGroup, quiet: bool, out: TextIO) -> None:
         self.streamer = streamer
         self.quiet = quiet
         self.out = out
@@ -327,6 +363,13 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         f"left in spool {summary['spool_depth']:,}; {summary['acknowledged_per_s']:,.0f} events/s acknowledged; "
         f"ack latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms"
     )
+    if len(summary["streams"]) > 1:
+        print(f"{len(summary['streams'])} streams (a device always on the same one):")
+        print(f"  {'stream':>6} {'acknowledged':>13} {'resent':>8} {'rejected':>8} {'in spool':>9} "
+              f"{'ack p95 ms':>10}  state")  # fmt: skip
+        for st in summary["streams"]:
+            print(f"  {st['stream']:>6} {st['acknowledged']:>13,} {st['resent']:>8,} {st['rejected']:>8,} "
+                  f"{st['spool_depth']:>9,} {st['ack_p95_ms']:>10.0f}  {st['state']}")  # fmt: skip
     away = {k: v for k, v in summary.get("state_seconds", {}).items() if k not in ("streaming", "stopped")}
     if away:
         print("time not streaming: " + ", ".join(f"{k} {v:.1f} s" for k, v in away.items()))

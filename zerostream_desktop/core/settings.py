@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from zerostream_desktop.core import paths, schema
 
 ENV_FILES = ("generated_config.env", ".env")  # lowest first
+MAX_STREAMS = 32  # ZeroBus streams one producer opens at most (ZEROBUS_STREAMS, `stream --streams`)
 
 
 class SettingsError(ValueError):
@@ -41,6 +42,9 @@ class Settings(BaseModel):
     zerobus_topic: str = Field("", alias="ZEROBUS_TOPIC")
     zerobus_sp_name: str = Field("", alias="ZEROBUS_SP_NAME")
     zerobus_client_id: str | None = Field(None, alias="ZEROBUS_CLIENT_ID")
+    zerobus_streams: Literal["auto"] | Annotated[int, Field(ge=1, le=MAX_STREAMS)] = Field(
+        "auto", alias="ZEROBUS_STREAMS"
+    )
     stream_interval_ms: int = Field(5000, alias="STREAM_INTERVAL_MS", ge=10, le=3_600_000)
     active_window_seconds: int = Field(15, alias="ACTIVE_WINDOW_SECONDS", ge=1, le=86_400)
     warehouse_name: str = Field("", alias="WAREHOUSE_NAME")

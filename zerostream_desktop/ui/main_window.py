@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         """The simulator feeds the stream (the spool's backpressure slows it); the status bar shows it."""
         self.simulator.events_generated.connect(stream.submit)
         self.simulator.can_generate = stream.has_room
+        self.simulator.rate_offered.connect(stream.plan_for)
         stream.stats_changed.connect(self.show_stream)
         stream.stack_changed.connect(self._stack_changed)
         stream.open_failed.connect(lambda why: self.statusBar().showMessage(f"Cannot stream: {why}"))

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from zerostream_desktop.core import secrets
 from zerostream_desktop.core.errors import first_line
 from zerostream_desktop.core.settings import (
+    MAX_STREAMS,
     Settings,
     SettingsError,
     Sourced,
@@ -112,6 +113,15 @@ class SettingsDialog(QDialog):
             self.analytics_combo.addItem(label, key)
         self.analytics_combo.setCurrentIndex(self.analytics_combo.findData(settings.analytics))
         self.active_spin = QSpinBox(minimum=1, maximum=86_400, value=settings.active_window_seconds, suffix=" s")
+        self.streams_combo = QComboBox()
+        self.streams_combo.addItems(["auto", *(str(n) for n in range(1, MAX_STREAMS + 1))])
+        self.streams_combo.setCurrentText(str(settings.zerobus_streams))
+        self.streams_combo.setToolTip(
+            "ZeroBus streams the fleet's devices are spread over, each with its own spool (a device always on the "
+            "same one).\nauto: one per 12,000 events/s the fleet offers (the service takes about 15,000 a stream), "
+            "more as the fleet grows"
+        )
+        self.streams_combo.setEnabled(not self._from_environment("ZEROBUS_STREAMS"))
         self.test_button = QPushButton("&Test Connection")
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -123,6 +133,13 @@ class SettingsDialog(QDialog):
         sl = QVBoxLayout(stream)
         sl.addWidget(self.local_radio)
         sl.addWidget(self.databricks_radio)
+        streams_row = QHBoxLayout()
+        streams_label = QLabel("&ZeroBus streams")
+        streams_label.setBuddy(self.streams_combo)
+        streams_row.addWidget(streams_label)
+        streams_row.addWidget(self.streams_combo)
+        streams_row.addStretch(1)
+        sl.addLayout(streams_row)
         workspace = QGroupBox("Databricks workspace")
         wl = QFormLayout(workspace)
         wl.addRow("Profile (~/.databrickscfg)", self.profile_combo)
@@ -166,6 +183,7 @@ class SettingsDialog(QDialog):
         out["DATABRICKS_CONFIG_PROFILE"] = self.profile_combo.currentData() or ""
         out["ZEROSTREAM_ANALYTICS"] = self.analytics_combo.currentData()
         out["ACTIVE_WINDOW_SECONDS"] = str(self.active_spin.value())
+        out["ZEROBUS_STREAMS"] = self.streams_combo.currentText()
         return out
 
     def candidate(self) -> Settings:

@@ -19,6 +19,7 @@ from zerostream_desktop import stream_target
 from zerostream_desktop.core.fleet import EventBatch
 from zerostream_desktop.core.ingest.spool import Spool
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
+from zerostream_desktop.core.ingest.streams import StreamGroup, streams_for_rate
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
@@ -44,12 +45,14 @@ class StreamSnapshot:
     last_error: str
     held: int = 0  # events the spool could not take yet (its disk is full): the fleet waits
     spool_error: str = ""
+    streams: int = 1
 
     def status_text(self, endpoint: str = "endpoint", sending: bool = True) -> str:
         """The connection and the fleet as two things: "localbus connected · idle · acked 0 · …"."""
         link = CONNECTION_WORDS.get(self.state, self.state)
         activity = ("sending" if sending else "idle") if self.state == "streaming" else ""
         head = f"{endpoint} {link}" + (f" · {activity}" if activity else "")
+        head += f" · {self.streams} streams" if self.streams > 1 else ""
         text = f"{head} · acked {self.acked:,} · in flight {self.in_flight:,} · spool {self.spool_depth:,}"
         if self.rejected:
             text += f" · dead letters {self.rejected:,}"
@@ -71,8 +74,10 @@ class StreamController(QObject):
         self._background = background
         self.restart_delay_s = restart_delay_s
         self.connection: StreamConnection | None = None
-        self.streamer: Streamer | None = None
+        self.streamer: StreamGroup | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._auto_streams = True  # ZEROBUS_STREAMS=auto: more streams as the fleet offers more (plan_for)
+        self._growing: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[int]] = set()
         self._timer = QTimer(self)
@@ -81,17 +86,19 @@ class StreamController(QObject):
 
     async def open(self, settings: Settings) -> StreamConnection | None:
         """Open where the settings say to stream and start streaming; None (and `open_failed`) if it cannot."""
+        self._auto_streams = settings.zerobus_streams == "auto"
         try:
             connection = await self._background.call(
                 stream_target.open_stream_target, settings, restart_delay_s=self.restart_delay_s,
                 on_stack_change=self.stack_changed.emit, executor=self._background.executor,
+                streams=1 if settings.zerobus_streams == "auto" else settings.zerobus_streams,
             )  # fmt: skip
         except StreamTargetError as exc:
             log.error("cannot stream: %s", exc)
             self.open_failed.emit(str(exc))
             return None
         self.connection = connection
-        self.attach(connection.target, connection.spool)
+        self.attach(connection.target, *connection.spools)
         if connection.watchdog is not None:
             self._watchdog = asyncio.get_running_loop().create_task(connection.watchdog.run())
         return connection
@@ -100,12 +107,33 @@ class StreamController(QObject):
     def stack(self) -> LocalStack | None:
         return self.connection.stack if self.connection is not None else None
 
-    def attach(self, target: Target, spool: Spool) -> None:
-        """Start streaming to `target`; whatever the spool still holds goes first."""
-        self.streamer = Streamer(target, spool)
+    def attach(self, target: Target, *spools: Spool) -> None:
+        """Start streaming to `target`, one stream per spool; whatever the spools still hold goes first."""
+        self.streamer = StreamGroup([Streamer(target, spool) for spool in spools])
         self._runner = asyncio.get_running_loop().create_task(self.streamer.run())
         self._timer.start()
         self._publish()
+
+    def plan_for(self, events_per_s: float) -> None:
+        """The fleet offers this rate: with ZEROBUS_STREAMS=auto, open more streams when it needs them
+        (one per 12,000 events/s; never fewer while connected, so a device's events stay on one stream)."""
+        group, connection = self.streamer, self.connection
+        if not self._auto_streams or group is None or connection is None or self._growing is not None:
+            return
+        need = streams_for_rate(events_per_s)
+        if need > len(group):
+            self._growing = asyncio.get_running_loop().create_task(self._grow(group, connection, need, events_per_s))
+
+    async def _grow(self, group: StreamGroup, connection: StreamConnection, need: int, rate: float) -> None:
+        try:
+            while len(group) < need:
+                spool = await self._background.call(connection.add_spool)
+                group.add(Streamer(connection.target, spool))
+            log.info("streaming over %d streams (the fleet offers %.0f events/s)", len(group), rate)
+        except StreamTargetError as exc:
+            log.error("cannot open another stream: %s; going on with %d", exc, len(group))
+        finally:
+            self._growing = None
 
     def has_room(self, n: int) -> bool:
         return self.streamer is None or self.streamer.has_room(n)
@@ -133,6 +161,8 @@ class StreamController(QObject):
     async def stop(self, timeout: float = 5.0) -> None:
         """Drain for up to `timeout` seconds; what is left waits in the spool for next time."""
         self._timer.stop()
+        if self._growing is not None:
+            await asyncio.wait({self._growing}, timeout=timeout)
         if self._pending:
             await asyncio.wait(self._pending, timeout=timeout)
         if self.streamer is not None and self._runner is not None:
@@ -165,6 +195,7 @@ class StreamController(QObject):
             st.last_error,
             s.held,
             st.spool_error,
+            len(s),
         )
 
     def _publish(self) -> None:

@@ -63,6 +63,11 @@ class Fleet:
     def running(self) -> bool:
         return self._clock is not None
 
+    @property
+    def offered_per_s(self) -> float:
+        """Events a second the devices send at their intervals (paused ones included)."""
+        return float(np.sum(1.0 / self.state.interval_s)) if len(self.state) else 0.0
+
     # --- fleet size and schedule ------------------------------------------------------------
 
     def apply(self, count: int) -> None:

@@ -50,6 +50,10 @@ class LoadShape:
     def length_s(self) -> float:
         return self.stages[-1].end_s
 
+    @property
+    def peak_rate(self) -> float:
+        return max(max(st.rate_from, st.rate_to) for st in self.stages)
+
     def stage_at(self, t: float) -> int:
         """The index of the stage running at `t` seconds (the last one after the end)."""
         for i, stage in enumerate(self.stages):

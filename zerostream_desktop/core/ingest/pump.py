@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape
 from zerostream_desktop.core.fleet.load_shape import ShapeFollower, StageRate
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.ingest.streams import StreamGroup
 
 TICK_S = 0.1
 
@@ -23,7 +24,7 @@ class FleetPump:
     def __init__(
         self,
         fleet: Fleet,
-        streamer: Streamer,
+        streamer: Streamer | StreamGroup,
         tick_s: float = TICK_S,
         executor: Executor | None = None,
         clock: DeviceClock | None = None,

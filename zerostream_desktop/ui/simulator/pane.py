@@ -81,6 +81,7 @@ class SimulatorPane(QWidget):
     simulation_stopped = Signal()
     events_generated = Signal(object)  # an EventBatch
     fleet_replaced = Signal(object)  # the new Fleet
+    rate_offered = Signal(float)  # events/s the running fleet asks for (each second, and when it changes)
 
     def __init__(self, fleet: Fleet, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -403,7 +404,16 @@ class SimulatorPane(QWidget):
             return
         self.detail.show_device(self.fleet.identities.names[i], snapshot, i)
 
+    def offered_rate(self) -> float:
+        """Events/s the fleet asks for now: its devices at their intervals, or the load shape's peak."""
+        rate = self.fleet.offered_per_s
+        if self.load is not None:
+            rate = max(rate, self.load.shape.peak_rate)
+        return rate
+
     def _refresh_view(self) -> None:
+        if self.running:
+            self.rate_offered.emit(self.offered_rate())
         self._last_view = time.monotonic()
         self._snapshot = snapshot = self.fleet.snapshot()
         self.model.set_rows(self.fleet.identities.names, snapshot)

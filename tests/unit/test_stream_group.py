@@ -1,0 +1,76 @@
+"""Several streams for one fleet: each device on one stream, in order; "auto" from the offered rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zerostream_desktop.core.fleet import Fleet
+from zerostream_desktop.core.ingest.streamer import StreamState
+from zerostream_desktop.core.ingest.streams import (
+    MAX_STREAMS,
+    StreamGroup,
+    parse_streams,
+    streams_for_rate,
+    worst_state,
+)
+
+
+class _Lane:  # stands in for a Streamer: keeps what it is given
+    def __init__(self) -> None:
+        self.got: list = []
+
+    def submit(self, batch, timeout=None) -> int:
+        self.got.append(batch)
+        return len(batch)
+
+
+def test_a_device_always_goes_to_the_same_stream_and_its_events_keep_their_order():
+    fleet = Fleet(3, 50, interval_ms=200)
+    fleet.start(0.0)
+    lanes = [_Lane() for _ in range(4)]
+    group = StreamGroup(lanes)  # type: ignore[arg-type]
+    sent = []
+    for k in range(1, 11):
+        batch = fleet.advance(k * 0.25)
+        sent += batch.event_ids()
+        assert group.submit(batch) == len(batch)
+    seen_on: dict[int, int] = {}
+    for lane_no, lane in enumerate(lanes):
+        for batch in lane.got:
+            for device in batch.device_index.tolist():
+                assert seen_on.setdefault(device, lane_no) == lane_no
+    assert sorted(seen_on) == list(range(50)) and all(d % 4 == k for d, k in seen_on.items())
+    for lane in lanes:  # in each stream, the events in the order they were generated
+        ids = [i for b in lane.got for i in b.event_ids()]
+        assert ids == [i for i in sent if i in set(ids)]
+    assert sum(len(b) for lane in lanes for b in lane.got) == len(sent)
+
+
+def test_auto_opens_one_stream_per_12000_events_a_second():
+    assert streams_for_rate(0) == streams_for_rate(500) == streams_for_rate(12_000) == 1
+    assert streams_for_rate(12_001) == 2
+    assert streams_for_rate(100_000) == 9  # the fleet's maximum, 10,000 devices at 10 Hz
+    assert streams_for_rate(10_000_000) == MAX_STREAMS
+
+
+def test_stream_counts_read_from_text():
+    assert parse_streams("auto") is None and parse_streams("AUTO") is None and parse_streams("7") == 7
+    for bad in ("0", "-1", str(MAX_STREAMS + 1), "two"):
+        with pytest.raises(ValueError, match="auto"):
+            parse_streams(bad)
+
+
+def test_the_state_shown_for_several_streams_is_the_one_needing_attention():
+    s = StreamState
+    assert worst_state([s.STREAMING, s.PAUSED, s.RECONNECTING]) is s.PAUSED
+    assert worst_state([s.STREAMING, s.RECONNECTING]) is s.RECONNECTING
+    assert worst_state([s.STREAMING, s.STREAMING]) is s.STREAMING
+    assert worst_state([s.STOPPED]) is s.STOPPED
+
+
+def test_the_offered_rate_counts_every_device_at_its_interval():
+    fleet = Fleet(1, 100, interval_ms=250)
+    assert fleet.offered_per_s == pytest.approx(400)
+    fleet.set_interval(1000, np.arange(50))
+    assert fleet.offered_per_s == pytest.approx(250)
