@@ -320,3 +320,37 @@ def test_sigterm_stops_generating_sends_what_is_spooled_and_exits_0(tmp_path: Pa
     assert rc == 0 and summary["stopped_by"] == "SIGTERM" and summary["state"] == "drained", summary
     assert summary["spool_depth"] == 0 and summary["acknowledged"] == summary["generated"] > 0
     assert time.monotonic() - asked < 30
+
+
+def test_four_shards_make_the_fleet_one_process_makes(tmp_path: Path):
+    """Four `--shard i/4` processes into one localbus, and one process for the whole fleet into another, at the
+    same time: the same devices, and in the time both ran, the same events (ids, devices, times)."""
+    sharded, whole = tmp_path / "sharded", tmp_path / "whole"
+    buses = [LocalBusProcess(sharded, free_port()).start(), LocalBusProcess(whole, free_port()).start()]
+    try:
+        fleet = ("--devices", "40", "--interval-ms", "500", "--seed", "9", "--duration", "5")
+        runs = [stream_cmd(sharded, *fleet, "--shard", f"{i}/4") for i in range(1, 5)]
+        runs.append(stream_cmd(whole, *fleet))
+        summaries = [summary_of(p) for p in runs]
+        assert all(rc == 0 for rc, _ in summaries), summaries
+        assert [s["shard"]["first_device"] for _, s in summaries[:4]] == [0, 10, 20, 30]
+        a = buses[0].rows("event_id", "connection_id", "event_timestamp")
+        b = buses[1].rows("event_id", "connection_id", "event_timestamp")
+    finally:
+        for bus in buses:
+            bus.terminate()
+    assert len({r["event_id"] for r in a}) == len(a)  # no device was run twice
+    assert {r["connection_id"] for r in a} == {r["connection_id"] for r in b} and len(
+        {r["connection_id"] for r in b}
+    ) == 40
+    start = max(min(r["event_timestamp"] for r in rows) for rows in (a, b)).timestamp() + 1.0
+    end = min(max(r["event_timestamp"] for r in rows) for rows in (a, b)).timestamp() - 1.0
+    assert end - start > 1.5, (start, end)  # the runs overlapped
+
+    def within(rows):
+        return {(r["event_id"], r["connection_id"], r["event_timestamp"]) for r in rows
+                if start <= r["event_timestamp"].timestamp() <= end}  # fmt: skip
+
+    assert len(within(b)) >= 40 * 2 * 1.5 and within(a) == within(b)
+    per_device = Counter(c for _, c, _ in within(a))
+    assert set(per_device.values()) <= {int((end - start) * 2), int((end - start) * 2) + 1}  # every 500 ms

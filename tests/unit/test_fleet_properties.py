@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,7 +57,7 @@ def test_speed_is_consistent_with_displacement_over_elapsed_time(seed, interval)
         if i.size == 0:
             continue
         lat0, lon0, v0, odo0, last_t = (a[i] for a in before)
-        elapsed = now - last_t if k > 1 else None  # each device's own real elapsed time (a tick may be skipped)
+        elapsed = st_.last_t[i] - last_t if k > 1 else None  # each device's own time since its last slot
         v1 = batch.columns["speed_kmh"] / 3.6
         path = st_.odometer[i] - odo0
         moved = haversine_m(lat0, lon0, batch.columns["latitude"], batch.columns["longitude"])
@@ -125,3 +126,29 @@ def test_mode_mix_decides_modes():
     counts = np.bincount(fleet.state.mode, minlength=3)
     assert counts[Mode.CYCLING] == 0
     assert 0.2 < counts[Mode.WALKING] / 2000 < 0.3
+
+
+def _events_by_id(batches) -> dict[str, tuple]:
+    out = {}
+    for b in batches:
+        names = b.connection_ids()
+        for i, event in enumerate(b.event_ids()):
+            out[event] = (names[i], *(float(b.columns[k][i]) for k in sorted(b.columns)))
+    return out
+
+
+@pytest.mark.parametrize("faults", [None, "chaos"])
+def test_a_slice_of_the_fleet_run_alone_makes_exactly_the_events_the_whole_fleet_makes_for_it(faults):
+    """A device's events depend on (seed, device, slot) only: not on the other devices, nor on how often the
+    process that runs it steps (the whole fleet every 0.1 s, the slice every 0.25 s)."""
+    whole = Fleet(11, 40, interval_ms=1000)
+    part = Fleet(11, 10, interval_ms=1000, first_index=30)  # devices 30..39
+    assert part.identities.connection_ids == whole.identities.connection_ids[30:]
+    for fleet in (whole, part):
+        fleet.set_faults(faults)
+        fleet.start(T0)
+    got_whole = [whole.advance(T0 + k * 0.1) for k in range(1, 601)]
+    got_part = [part.advance(T0 + k * 0.25) for k in range(1, 241)]
+    mine = set(part.identities.connection_ids)
+    expected = {e: v for e, v in _events_by_id(got_whole).items() if v[0] in mine}
+    assert len(expected) > 400 and _events_by_id(got_part) == expected  # (chaos: some devices die, go offline)

@@ -7,11 +7,11 @@ import pytest
 from zerostream_desktop.cli import main
 
 BAD = [
-    (["stream", "--duration", "-3"], "--duration", "-3 is out of range (allowed: 0.1 to 604800 s)"),
+    (["stream", "--duration", "-3"], "--duration", "-3 is out of range (allowed: 0.1 to 604,800 s)"),
     (["simulate", "--duration", "0"], "--duration", "0 is out of range"),
-    (["simulate", "--devices", "abc"], "--devices", "'abc' is not an integer (allowed: 0 to 10000)"),
-    (["stream", "--devices", "20000"], "--devices", "20000 is out of range (allowed: 0 to 10000)"),
-    (["stream", "--interval-ms", "5"], "--interval-ms", "5 is out of range (allowed: 10 to 3.6e+06 ms)"),
+    (["simulate", "--devices", "abc"], "--devices", "'abc' is not an integer (allowed: 0 to 1,000,000)"),
+    (["stream", "--devices", "2000000"], "--devices", "2000000 is out of range (allowed: 0 to 1,000,000)"),
+    (["stream", "--interval-ms", "5"], "--interval-ms", "5 is out of range (allowed: 10 to 3,600,000 ms)"),
     (["stream", "--batch-size", "0"], "--batch-size", "0 is out of range"),
     (["stream", "--stop-timeout", "-1"], "--stop-timeout", "-1 is out of range"),
     (["simulate", "--time-scale", "0"], "--time-scale", "0 is out of range"),
@@ -32,3 +32,15 @@ def test_a_bad_value_exits_2_naming_the_option_value_and_range(argv, option, mes
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}: {message}" in err, err
+
+
+def test_more_devices_than_one_process_runs_are_refused_with_the_way_to_shard_them(capsys):
+    assert main(["stream", "--devices", "20000", "--duration", "1"]) == 2
+    assert "--devices 20,000: a process runs at most 10,000 devices" in capsys.readouterr().err
+    assert main(["stream", "--devices", "30000", "--shard", "1/2", "--seed", "1", "--duration", "1"]) == 2
+    assert "use at least 3 shards" in capsys.readouterr().err
+    assert main(["stream", "--devices", "20000", "--shard", "1/2", "--duration", "1"]) == 2
+    assert "give every shard the same --seed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["stream", "--shard", "3/2"])
+    assert "argument --shard: shard '3/2': i must be between 1 and N (2)" in capsys.readouterr().err

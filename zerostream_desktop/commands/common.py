@@ -11,7 +11,20 @@ import numpy as np
 
 from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
-from zerostream_desktop.core.fleet import FaultLog, FaultSpec, FaultSpecError, Fleet, ModeMix, TraceError, load_trace
+from zerostream_desktop.core.fleet import (
+    MAX_DEVICES,
+    MAX_FLEET_DEVICES,
+    FaultLog,
+    FaultSpec,
+    FaultSpecError,
+    Fleet,
+    ModeMix,
+    Shard,
+    ShardError,
+    TraceError,
+    load_trace,
+    parse_shard,
+)
 from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings, Sourced, resolve_settings
 
@@ -27,7 +40,19 @@ def settings_from_args(args: argparse.Namespace, **flags: Any) -> tuple[Settings
 
 
 def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--devices", type=ranged(int, 0, 10_000), help="number of devices (default SIM_DEVICES)")
+    p.add_argument(
+        "--devices",
+        type=ranged(int, 0, MAX_FLEET_DEVICES),
+        help=f"number of devices (default SIM_DEVICES; at most {MAX_DEVICES:,} a process: with --shard, the whole "
+        "fleet's)",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        type=_shard,
+        help="run the I-th of N slices of the fleet (1/4 to 4/4): N processes, on as many machines, with the same "
+        "--seed and --devices make one fleet between them, every device in exactly one",
+    )
     p.add_argument(
         "--interval-ms", type=ranged(int, 10, 3_600_000, "ms"), help="per-device interval (default STREAM_INTERVAL_MS)"
     )
@@ -44,11 +69,38 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:
-    """Settings with the fleet options of the command line on top."""
+    """Settings with the fleet options of the command line on top; with --shard, SIM_DEVICES is the slice
+    (`args.first_device` where it starts in the whole fleet of `args.fleet_devices`)."""
+    devices = args.devices
+    args.first_device, args.fleet_devices = 0, devices
+    shard: Shard | None = getattr(args, "shard", None)
+    if shard is not None:
+        configured = settings_from_args(args, sim_seed=args.seed)[0]
+        if configured.sim_seed is None:
+            raise UsageError(f"--shard {shard}: give every shard the same --seed (or SIM_SEED), or they make "
+                             "different fleets")  # fmt: skip
+        if devices is None:
+            devices = configured.sim_devices
+        part = shard.devices(devices)
+        if len(part) > MAX_DEVICES:
+            need = -(-devices // MAX_DEVICES)
+            raise UsageError(f"--shard {shard} of {devices:,} devices is {len(part):,}: a process runs at most "
+                             f"{MAX_DEVICES:,}; use at least {need} shards")  # fmt: skip
+        args.first_device, args.fleet_devices, devices = part.start, devices, len(part)
+    elif devices is not None and devices > MAX_DEVICES:
+        raise UsageError(f"--devices {devices:,}: a process runs at most {MAX_DEVICES:,} devices; run the fleet as "
+                         f"shards, e.g. --shard 1/{-(-devices // MAX_DEVICES)} ... on as many processes")  # fmt: skip
     settings, _ = settings_from_args(
         args,
-        sim_devices=args.devices,
+        sim_devices=devices,
         stream_interval_ms=args.interval_ms,
         sim_seed=args.seed,
         sim_region=args.region,
@@ -60,7 +112,8 @@ def fleet_settings(args: argparse.Namespace, **flags: Any) -> Settings:
 def build_fleet(settings: Settings, args: argparse.Namespace, start: float, command: str = "run") -> Fleet:
     """The fleet for a command, trace assigned, faults set (logged under the data folder), started at `start`."""
     try:
-        fleet = fleet_from_settings(settings, ModeMix.parse(args.mode_mix) if args.mode_mix else None)
+        mix = ModeMix.parse(args.mode_mix) if args.mode_mix else None
+        fleet = fleet_from_settings(settings, mix, first_index=getattr(args, "first_device", 0))
         if args.trace:
             fleet.assign_trace(load_trace(args.trace), np.arange(len(fleet)), start, args.time_scale)
         spec = FaultSpec.parse(getattr(args, "faults", None))

@@ -136,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = fleet_settings(args, endpoint=args.endpoint)
     clock = DeviceClock()  # durations and the schedule on the monotonic clock: a clock step changes neither
     fleet = build_fleet(settings, args, clock.schedule(), command="stream")
+    if args.load is not None and args.shard is not None:  # the shape is the whole fleet's: this shard offers its part
+        args.load = args.load.share(len(fleet) / max(args.fleet_devices, 1))
     log_path = ensure_private_dir(settings.data_dir / "logs") / "stream.log"
     with native_output_to(log_path) as terminal:
         connection = None
@@ -154,6 +156,10 @@ def _run(args: argparse.Namespace) -> int:
         except (StreamTargetError, ValueError) as exc:
             print(f"zerostream stream: {exc}", file=terminal)
             return 2
+        else:
+            stack = connection.stack
+            if summary["error"] and stack is not None and stack.other_token:
+                summary["error"] += f" ({stack.other_token})"
         finally:
             if connection is not None:
                 connection.close()
@@ -165,6 +171,9 @@ def _run(args: argparse.Namespace) -> int:
         summary["error"] = (f"{summary['held_unspooled']:,} generated events could not be written to the spool "
                             f"before the end (its disk was full) and were not sent")  # fmt: skip
     summary["seed"] = fleet.seed
+    if args.shard is not None:
+        summary["shard"] = {"shard": str(args.shard), "fleet_devices": args.fleet_devices,
+                            "first_device": args.first_device, "devices": len(fleet)}  # fmt: skip
     if fleet.faults is not None:
         injected = fleet.faults.log.counts()
         summary["faults"] = {"spec": str(fleet.faults.spec), "log": str(fleet.faults.log.path), "injected": injected}
@@ -357,6 +366,10 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, default=str))
         return
     lat = summary["ack_latency_ms"]
+    if "shard" in summary:
+        sh = summary["shard"]
+        print(f"shard {sh['shard']}: devices {sh['first_device'] + 1:,} to {sh['first_device'] + sh['devices']:,} "
+              f"of {sh['fleet_devices']:,} (seed {summary['seed']})")  # fmt: skip
     print(
         f"{summary['state']}: generated {summary['generated']:,}, acknowledged {summary['acknowledged']:,}, "
         f"resent {summary['resent']:,}, duplicates {summary.get('duplicates')}, rejected {summary['rejected']:,}, "

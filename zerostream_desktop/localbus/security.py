@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import logging
 import os
@@ -26,6 +27,11 @@ _SANS = [
     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     x509.IPAddress(ipaddress.ip_address("::1")),
 ]
+
+
+def token_fingerprint(token: str) -> str:
+    """A short hash of the token, for telling whether two programs hold the same one (it does not reveal it)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def ensure_token(store: SecretStore | None = None, environ: Mapping[str, str] = os.environ) -> str:

@@ -36,7 +36,7 @@ from zerostream_desktop.localbus.oauth import (
     TokenIssuer,
 )
 from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
-from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
+from zerostream_desktop.localbus.security import TlsFiles, ensure_tls, token_fingerprint
 from zerostream_desktop.localbus.tables import DamagedTableError, TableCatalog, UnknownTableError
 from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
 
@@ -180,6 +180,7 @@ class LocalBus:
             "tls": self.config.tls,
             "ca_cert": str(self.tls_files.ca_cert) if self.tls_files else None,
             "workspace_url": self.workspace_url,
+            "token_fingerprint": token_fingerprint(self.config.token),  # who may use it can tell; not the token
         }
         path = Path(self.config.data_dir) / STATE_FILE
         tmp = path.with_suffix(".tmp")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from zerostream_desktop.core.paths import ensure_private_dir, zerostream_command
-from zerostream_desktop.localbus.security import TOKEN_ENV
+from zerostream_desktop.localbus.security import TOKEN_ENV, token_fingerprint
 from zerostream_desktop.localbus.server import read_state
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class LocalStack:
     token: str
     process: subprocess.Popen[bytes] | None  # None when an already running server was reused
     log_file: Path
+    other_token: str = ""  # a reused server another program started with another token: why, and the fix
 
     @property
     def owned(self) -> bool:
@@ -71,14 +74,51 @@ def serve_command(data_dir: Path) -> list[str]:
 def start_local_stack(
     data_dir: Path, token: str, *, extra_args: tuple[str, ...] = (), timeout: float = 30.0
 ) -> LocalStack:
-    """Reuse the folder's running server, or start one and wait until it listens."""
+    """Reuse the folder's running server, or start one and wait until it listens.
+
+    Programs starting at the same moment on one folder (the shards of a fleet) take turns: the first
+    starts localbus, the others find it running and use it."""
     data_dir = Path(data_dir)
+    with _starting(ensure_private_dir(data_dir / "localbus") / "start.lock", timeout):
+        return _start(data_dir, token, extra_args, timeout)
+
+
+@contextlib.contextmanager
+def _starting(lock_path: Path, timeout: float) -> Iterator[None]:
+    """Held while one program checks for a running localbus and starts one (an exclusive file lock)."""
+    import fcntl
+
+    with lock_path.open("ab") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise LocalStackError(f"another program has been starting localbus for {timeout:.0f} s "
+                                          f"({lock_path} is held)") from None  # fmt: skip
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _start(data_dir: Path, token: str, extra_args: tuple[str, ...], timeout: float) -> LocalStack:
     log_file = data_dir / "logs" / "localbus.log"
     state = read_state(data_dir)
     if state and alive(int(state["pid"])):
+        theirs = state.get("token_fingerprint")
+        other = ""
+        if theirs and theirs != token_fingerprint(token):  # it will refuse our streams: say why, and the fix
+            other = (f"the localbus serving {data_dir} (pid {state['pid']}) was started by another program with "
+                     f"another token: give every program on this folder the same {TOKEN_ENV} (without an OS "
+                     "keyring each program makes its own), or stop that program first")  # fmt: skip
+            log.warning("%s", other)
         log.info("reusing localbus at %s (pid %s)", state["endpoint"], state["pid"])
         ca = Path(state["ca_cert"]) if state.get("ca_cert") else None
-        return LocalStack(data_dir, state["endpoint"], ca, token, None, log_file)
+        return LocalStack(data_dir, state["endpoint"], ca, token, None, log_file, other)
     ensure_private_dir(log_file.parent)
     env = {**os.environ, TOKEN_ENV: token, "PYTHONUNBUFFERED": "1"}
     with log_file.open("ab") as out:

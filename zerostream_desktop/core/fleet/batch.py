@@ -17,13 +17,13 @@ NUMERIC_COLUMNS = tuple(
 )
 
 
-def new_event_ids(timestamps_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Time-ordered UUIDv7 ids as an (n, 36) array of ASCII bytes."""
+def new_event_ids(timestamps_us: np.ndarray, random_bytes: np.ndarray) -> np.ndarray:
+    """Time-ordered UUIDv7 ids as an (n, 36) array of ASCII bytes; `random_bytes` is (n, 10)."""
     n = timestamps_us.size
     raw = np.empty((n, 16), dtype=np.uint8)
     ms = (timestamps_us // 1000).astype(">u8").view(np.uint8).reshape(n, 8)
     raw[:, :6] = ms[:, 2:]
-    raw[:, 6:] = rng.integers(0, 256, size=(n, 10), dtype=np.uint8)
+    raw[:, 6:] = random_bytes
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
     hex_digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -45,6 +45,7 @@ class EventBatch:
     columns: dict[str, np.ndarray]  # every numeric device column, schema names
     identities: Identities
     topic: str
+    ticks: np.ndarray | None = None  # each event's slot time on the device's schedule, ms (the key of its draws)
 
     def __len__(self) -> int:
         return int(self.device_index.size)
@@ -53,7 +54,7 @@ class EventBatch:
         """The events at `rows` (indices into this batch; repeats allowed), in that order."""
         return EventBatch(
             self.device_index[rows], self.event_id[rows], {k: v[rows] for k, v in self.columns.items()},
-            self.identities, self.topic,
+            self.identities, self.topic, None if self.ticks is None else self.ticks[rows],
         )  # fmt: skip
 
     @staticmethod
@@ -62,11 +63,13 @@ class EventBatch:
         if len(batches) == 1:
             return batches[0]
         first = batches[0]
+        ticks = [b.ticks for b in batches]
         return EventBatch(
             np.concatenate([b.device_index for b in batches]),
             np.concatenate([b.event_id for b in batches]),
             {k: np.concatenate([b.columns[k] for b in batches]) for k in first.columns},
             first.identities, first.topic,
+            None if any(t is None for t in ticks) else np.concatenate(ticks),  # type: ignore[arg-type]
         )  # fmt: skip
 
     def event_ids(self) -> list[str]:

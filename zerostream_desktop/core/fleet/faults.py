@@ -34,6 +34,7 @@ from typing import IO, Any
 import numpy as np
 
 from zerostream_desktop.core.fleet.batch import EventBatch
+from zerostream_desktop.core.fleet.draws import Draws, Site
 from zerostream_desktop.core.fleet.identity import device_uniforms
 from zerostream_desktop.core.fleet.modes import LIMITS, Mode
 
@@ -150,11 +151,11 @@ class FaultLog:
 class FaultInjector:
     """Applies a spec to each batch the fleet makes; deterministic for a seed and a sequence of batches."""
 
-    def __init__(self, spec: FaultSpec, seed: int, log: FaultLog | None = None) -> None:
+    def __init__(self, spec: FaultSpec, seed: int, log: FaultLog | None = None, first_index: int = 0) -> None:
         self.spec = spec
         self.seed = seed
+        self.first_index = first_index  # a shard's devices are first_index, first_index + 1... in the whole fleet
         self.log = log or FaultLog()
-        self._rng = np.random.default_rng([seed, 0xFA17])
         self._n = 0
         self._dropout_until = np.zeros(0)
         self._stale = np.zeros((0, 3))
@@ -168,10 +169,15 @@ class FaultInjector:
         self._skew_logged = np.zeros(0, dtype=bool)
         self._t0: float | None = None
 
+    def begin(self, t0: float) -> None:
+        """The fleet started at `t0`: clocks drift from then, batteries that die do so from then on."""
+        if self._t0 is None:
+            self._t0 = t0
+
     def _grow(self, n: int) -> None:
         if n <= self._n:
             return
-        new = np.arange(self._n, n)
+        new = np.arange(self._n, n) + self.first_index
         u = device_uniforms(self.seed ^ 0xFA17_FA17, new, 5)  # per device, whatever the order of growth
         skewed = u[:, 0] < self.spec.rate("skew")
         sign = np.where(u[:, 1] < 0.5, -1.0, 1.0)
@@ -193,7 +199,8 @@ class FaultInjector:
     def apply(self, batch: EventBatch, now: float, fleet_size: int, interval_s: np.ndarray) -> EventBatch:
         """The events to send now: `batch` with its faults, plus backlogs released by reconnected devices.
 
-        `now` is the schedule's time; `interval_s` each device's interval (for the size of a jump)."""
+        `now` is the schedule's time; `interval_s` each device's interval (for the size of a jump). What happens
+        to an event depends on its device and its slot time only, as the fleet's own draws do."""
         if not self.spec.active:
             return batch
         if self._t0 is None:
@@ -208,31 +215,34 @@ class FaultInjector:
         cols = {k: v.copy() for k, v in batch.columns.items()}
         ids = batch.event_ids()
         conn = batch.connection_ids()
-        u = self._rng.random((n, 8))  # one row of draws per event, always: the same draws whatever the spec
+        ticks = batch.ticks if batch.ticks is not None else np.full(n, round(now * 1000), dtype=np.int64)
+        t = ticks / 1000.0  # each event's slot time
+        # one row of draws per event, always (the same draws whatever the spec), keyed by device and slot
+        u = Draws(self.seed ^ 0xFA17, dev + self.first_index, ticks).random(Site.FAULTS, 8)
         keep = np.ones(n, dtype=bool)
 
         # dead batteries: the level runs down to 0 at dies_at; that event is the last the device sends
         dies = self._dies_at[dev]
         dying = np.isfinite(dies)
         if dying.any():
-            left = np.clip((dies - now) / 30.0, 0.0, 1.0)
+            left = np.clip((dies - t) / 30.0, 0.0, 1.0)
             level = np.where(dying, np.minimum(cols["battery_pct"], np.round(left * 100)), cols["battery_pct"])
             cols["battery_pct"] = level.astype(cols["battery_pct"].dtype)
             already = self._dead[dev]
-            newly = dying & (now >= dies) & ~already
+            newly = dying & (t >= dies) & ~already
             for i in np.flatnonzero(newly):
-                entries.append({"kind": "dead", "device": conn[i], "at": now, "event_id": ids[i]})
+                entries.append({"kind": "dead", "device": conn[i], "at": float(t[i]), "event_id": ids[i]})
             self._dead[dev[newly]] = True
             keep &= ~already
 
         # clock skew and drift: stamps move, the schedule does not
         skewed = self._skew_s[dev] != 0
         for i in np.flatnonzero(skewed & ~self._skew_logged[dev]):
-            entries.append({"kind": "skew", "device": conn[i], "at": now, "offset_s": float(self._skew_s[dev[i]]),
-                            "drift_ppm": float(self._drift[dev[i]] * 1e6)})  # fmt: skip
+            offset, ppm = float(self._skew_s[dev[i]]), float(self._drift[dev[i]] * 1e6)
+            entries.append({"kind": "skew", "device": conn[i], "at": float(t[i]), "offset_s": offset, "drift_ppm": ppm})
             self._skew_logged[dev[i]] = True
         if skewed.any():
-            offset_us = ((self._skew_s[dev] + self._drift[dev] * (now - self._t0)) * 1e6).astype(np.int64)
+            offset_us = ((self._skew_s[dev] + self._drift[dev] * (t - self._t0)) * 1e6).astype(np.int64)
             ts = cols["event_timestamp"] + np.where(skewed, offset_us, 0)
             cols["event_timestamp"] = ts
             cols["event_date"] = (ts // 86_400_000_000).astype(cols["event_date"].dtype)
@@ -240,17 +250,17 @@ class FaultInjector:
         # GPS dropout: the last good fix again while it lasts
         rate = self.spec.rate("dropout")
         if rate:
-            active = self._dropout_until[dev] > now
+            active = self._dropout_until[dev] > t
             start = ~active & (u[:, 0] < rate)
-            self._dropout_until[dev[start]] = now + self.spec.duration("dropout")
+            self._dropout_until[dev[start]] = t[start] + self.spec.duration("dropout")
             stale_now = active | start
             prev = self._stale[dev]
             use = stale_now & ~np.isnan(prev[:, 0]) & keep  # a device with no fix yet has nothing to repeat
             for i in np.flatnonzero(start & keep):
-                entries.append({"kind": "dropout", "device": conn[i], "at": now,
-                                "until": now + self.spec.duration("dropout")})  # fmt: skip
+                entries.append({"kind": "dropout", "device": conn[i], "at": float(t[i]),
+                                "until": float(t[i]) + self.spec.duration("dropout")})  # fmt: skip
             for i in np.flatnonzero(use):
-                entries.append({"kind": "stale", "device": conn[i], "at": now, "event_id": ids[i]})
+                entries.append({"kind": "stale", "device": conn[i], "at": float(t[i]), "event_id": ids[i]})
             cols["latitude"] = np.where(use, prev[:, 0], cols["latitude"])
             cols["longitude"] = np.where(use, prev[:, 1], cols["longitude"])
             cols["altitude_m"] = np.where(use, prev[:, 2], cols["altitude_m"])
@@ -275,7 +285,7 @@ class FaultInjector:
                 new_lat = np.degrees(lat1)
                 new_lon = (np.degrees(lon1) + 540.0) % 360.0 - 180.0
                 for i in np.flatnonzero(jump):
-                    entries.append({"kind": "jump", "device": conn[i], "at": now, "event_id": ids[i],
+                    entries.append({"kind": "jump", "device": conn[i], "at": float(t[i]), "event_id": ids[i],
                                     "metres": float(dist[i])})  # fmt: skip
                 cols["latitude"] = np.where(jump, new_lat, cols["latitude"])
                 cols["longitude"] = np.where(jump, new_lon, cols["longitude"])
@@ -296,25 +306,25 @@ class FaultInjector:
                 acc = np.column_stack([cols["accel_x"], cols["accel_y"], cols["accel_z"]])
                 cols["accel_magnitude"] = np.sqrt((acc * acc).sum(axis=1))
                 for i in np.flatnonzero(spike):
-                    entries.append({"kind": "spike", "device": conn[i], "at": now, "event_id": ids[i],
+                    entries.append({"kind": "spike", "device": conn[i], "at": float(t[i]), "event_id": ids[i],
                                     "factor": float(factor[i])})  # fmt: skip
 
-        faulty = EventBatch(dev, batch.event_id, cols, batch.identities, batch.topic)
+        faulty = EventBatch(dev, batch.event_id, cols, batch.identities, batch.topic, batch.ticks)
 
         # offline: events wait on the device; after it reconnects its backlog follows its first live event
         rate = self.spec.rate("offline")
         if rate:
-            offline = self._offline_until[dev] > now
+            offline = self._offline_until[dev] > t
             back = (self._offline_until[dev] > 0) & ~offline
             start = ~offline & ~back & (u[:, 5] < rate) & keep
-            self._offline_until[dev[start]] = now + self.spec.duration("offline")
+            self._offline_until[dev[start]] = t[start] + self.spec.duration("offline")
             for i in np.flatnonzero(start):
-                entries.append({"kind": "offline", "device": conn[i], "at": now,
-                                "until": now + self.spec.duration("offline")})  # fmt: skip
+                entries.append({"kind": "offline", "device": conn[i], "at": float(t[i]),
+                                "until": float(t[i]) + self.spec.duration("offline")})  # fmt: skip
             hold = (offline | start) & keep
             for i in np.flatnonzero(hold):
                 self._backlog.setdefault(int(dev[i]), []).append(faulty.take(np.array([i])))
-                entries.append({"kind": "late", "device": conn[i], "at": now, "event_id": ids[i]})
+                entries.append({"kind": "late", "device": conn[i], "at": float(t[i]), "event_id": ids[i]})
             for i in np.flatnonzero(back):
                 self._offline_until[dev[i]] = 0.0
                 self._release.append(int(dev[i]))
@@ -327,7 +337,7 @@ class FaultInjector:
             dup = (u[:, 6] < rate) & keep
             extra = np.flatnonzero(dup)
             for i in extra:
-                entries.append({"kind": "dup", "device": conn[i], "at": now, "event_id": ids[i]})
+                entries.append({"kind": "dup", "device": conn[i], "at": float(t[i]), "event_id": ids[i]})
 
         self.log.add(entries)
         out = faulty.take(np.concatenate([np.flatnonzero(keep), extra]))

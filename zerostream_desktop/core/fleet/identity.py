@@ -26,7 +26,7 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _GENERATIONS = itertools.count(1)  # unique across all instances, so caches never confuse two fleets
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -39,8 +39,8 @@ def device_uniforms(seed: int, indices: np.ndarray, count: int) -> np.ndarray:
     idx = indices.astype(np.uint64)[:, None]
     col = np.arange(count, dtype=np.uint64)[None, :]
     with np.errstate(over="ignore"):
-        key = _splitmix64(np.full_like(idx, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
-        x = _splitmix64(key ^ (idx * np.uint64(0xD1B54A32D192ED03)) ^ (col * np.uint64(0x8CB92BA72F3D8DD7)))
+        key = splitmix64(np.full_like(idx, np.uint64(seed & 0xFFFFFFFFFFFFFFFF)))
+        x = splitmix64(key ^ (idx * np.uint64(0xD1B54A32D192ED03)) ^ (col * np.uint64(0x8CB92BA72F3D8DD7)))
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
@@ -54,10 +54,11 @@ def device_names(seed: int, indices: np.ndarray) -> list[str]:
 
 
 class Identities:
-    """Connection ids and names of devices 0..n-1, grown and shrunk with the fleet."""
+    """Connection ids and names of devices first..first+n-1, grown and shrunk with the fleet."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, first: int = 0) -> None:
         self.seed = seed
+        self.first = first  # a shard's devices start here in the whole fleet
         self.connection_ids: list[str] = []
         self.names: list[str] = []
         self.generation = next(_GENERATIONS)  # renewed on every change; encoders cache per-device bytes by it
@@ -67,7 +68,7 @@ class Identities:
             del self.connection_ids[n:]
             del self.names[n:]
         else:
-            new = np.arange(len(self.connection_ids), n)
+            new = np.arange(len(self.connection_ids), n) + self.first
             self.connection_ids.extend(connection_id(self.seed, int(i)) for i in new)
             self.names.extend(device_names(self.seed, new))
         self.touch()

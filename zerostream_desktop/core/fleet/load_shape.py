@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MIN_INTERVAL_MS = 10
 MAX_INTERVAL_MS = 3_600_000
@@ -53,6 +53,12 @@ class LoadShape:
     @property
     def peak_rate(self) -> float:
         return max(max(st.rate_from, st.rate_to) for st in self.stages)
+
+    def share(self, fraction: float) -> LoadShape:
+        """The same shape at `fraction` of its rates (one shard's part of a whole fleet's shape)."""
+        stages = tuple(replace(st, rate_from=st.rate_from * fraction, rate_to=st.rate_to * fraction)
+                       for st in self.stages)  # fmt: skip
+        return LoadShape(self.text, stages)
 
     def stage_at(self, t: float) -> int:
         """The index of the stage running at `t` seconds (the last one after the end)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zerostream_desktop.core.fleet.draws import Draws, Site
 from zerostream_desktop.core.fleet.geo import EARTH_RADIUS_M
 from zerostream_desktop.core.fleet.modes import Mode, limits_array
 from zerostream_desktop.core.fleet.motion import G
@@ -24,7 +25,7 @@ SHADOW_SIGMA_DB = 6.0
 SHADOW_TAU_S = 30.0
 
 
-def orientation(st: DeviceState, idx: np.ndarray, grade_deg: np.ndarray, now: float, rng: np.random.Generator) -> None:
+def orientation(st: DeviceState, idx: np.ndarray, grade_deg: np.ndarray, now: np.ndarray, draws: Draws) -> None:
     """Pitch from the road grade and gait, roll from leaning into turns."""
     modes = st.mode[idx]
     v = st.speed[idx]
@@ -32,7 +33,9 @@ def orientation(st: DeviceState, idx: np.ndarray, grade_deg: np.ndarray, now: fl
     lateral = v * omega  # centripetal acceleration, + to the right
     moving = np.clip(v / 1.0, 0.0, 1.0)
     sway = np.sin(2 * np.pi * STEP_HZ * 0.5 * now + st.phase[idx])
-    pitch = grade_deg + np.where(modes == Mode.WALKING, 3.0 * sway * moving, rng.normal(0.0, 0.3, idx.size) * moving)
+    pitch = grade_deg + np.where(
+        modes == Mode.WALKING, 3.0 * sway * moving, draws.normal(Site.PITCH, 0.0, 0.3) * moving
+    )
     lean = np.degrees(np.arctan2(lateral, G))  # a bicycle leans fully into the turn
     roll = np.select(
         [modes == Mode.CYCLING, modes == Mode.DRIVING],
@@ -43,7 +46,7 @@ def orientation(st: DeviceState, idx: np.ndarray, grade_deg: np.ndarray, now: fl
     st.roll[idx] = np.clip(roll, -180.0, 180.0)
 
 
-def accelerometer(st: DeviceState, idx: np.ndarray, now: float, rng: np.random.Generator) -> np.ndarray:
+def accelerometer(st: DeviceState, idx: np.ndarray, now: np.ndarray, draws: Draws) -> np.ndarray:
     """(n, 3) specific force in the device frame: linear acceleration plus gravity through pitch and roll."""
     modes = st.mode[idx]
     v = st.speed[idx]
@@ -53,7 +56,7 @@ def accelerometer(st: DeviceState, idx: np.ndarray, now: float, rng: np.random.G
     bounce = np.where(
         modes == Mode.WALKING,
         np.sin(2 * np.pi * STEP_HZ * now + st.phase[idx]),
-        rng.normal(0.0, 1.0, idx.size),
+        draws.normal(Site.BOUNCE),
     )
     fz = G + limits_array("shake", modes) * moving * bounce
     theta, phi = np.radians(st.pitch[idx]), np.radians(st.roll[idx])
@@ -63,20 +66,20 @@ def accelerometer(st: DeviceState, idx: np.ndarray, now: float, rng: np.random.G
     x2 = fx * np.cos(phi) - z1 * np.sin(phi)
     z2 = fx * np.sin(phi) + z1 * np.cos(phi)
     out = np.stack([x2, y1, z2], axis=1)
-    return np.asarray(out + rng.normal(0.0, SENSOR_NOISE, out.shape), dtype=np.float64)
+    return np.asarray(out + draws.normal(Site.ACCEL_NOISE, 0.0, SENSOR_NOISE, cols=3), dtype=np.float64)
 
 
-def gyroscope(st: DeviceState, idx: np.ndarray, dt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def gyroscope(st: DeviceState, idx: np.ndarray, dt: np.ndarray, draws: Draws) -> np.ndarray:
     """(n, 3) angular rates in deg/s: pitch and roll rates since the last event, and the yaw rate."""
     safe = np.where(dt > 0, dt, 1.0)
     gx = np.where(dt > 0, (st.pitch[idx] - st.event_pitch[idx]) / safe, 0.0)
     gy = np.where(dt > 0, (st.roll[idx] - st.event_roll[idx]) / safe, 0.0)
     gz = -st.yaw_rate[idx]
     out = np.stack([gx, gy, gz], axis=1)
-    return np.asarray(out + rng.normal(0.0, GYRO_NOISE, out.shape), dtype=np.float64)
+    return np.asarray(out + draws.normal(Site.GYRO_NOISE, 0.0, GYRO_NOISE, cols=3), dtype=np.float64)
 
 
-def battery(st: DeviceState, idx: np.ndarray, dt: np.ndarray, rssi: np.ndarray, rng: np.random.Generator) -> None:
+def battery(st: DeviceState, idx: np.ndarray, dt: np.ndarray, rssi: np.ndarray, draws: Draws) -> None:
     """Drain by use (GPS, radio, weak signal costs more), charge when plugged in."""
     modes = st.mode[idx]
     hours = dt / 3600.0
@@ -87,23 +90,21 @@ def battery(st: DeviceState, idx: np.ndarray, dt: np.ndarray, rssi: np.ndarray, 
     rate = np.where(charging, np.where(modes == Mode.DRIVING, 40.0, 25.0), -drain)
     level = np.clip(level + rate * hours, 0.0, 100.0)
     # People plug in when low, always when nearly empty; unplug when full unless the car charges.
-    plug = ~charging & ((level < 3.0) | ((level < 15.0) & (rng.random(idx.size) < dt / 120.0)))
+    plug = ~charging & ((level < 3.0) | ((level < 15.0) & (draws.random(Site.PLUG_IN) < dt / 120.0)))
     unplug = charging & (level >= 99.5) & ~(st.has_charger[idx] & (modes == Mode.DRIVING))
     st.charging[idx] = (charging | plug) & ~unplug
     st.battery[idx] = level
 
 
-def signal_strength(
-    st: DeviceState, idx: np.ndarray, dt: np.ndarray, towers: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def signal_strength(st: DeviceState, idx: np.ndarray, dt: np.ndarray, towers: np.ndarray, draws: Draws) -> np.ndarray:
     """RSSI in dBm from the best tower: urban path loss, slow shadowing and fast fading."""
     d_km = nearest_tower_km(st.lat[idx], st.lon[idx], towers)
     path_loss = 128.1 + 37.6 * np.log10(np.maximum(d_km, 0.02))
     decay = np.exp(-dt / SHADOW_TAU_S)
-    shadow = st.shadow_db[idx] * decay + rng.normal(0.0, SHADOW_SIGMA_DB, idx.size) * np.sqrt(1 - decay**2)
+    shadow = st.shadow_db[idx] * decay + draws.normal(Site.SHADOWING, 0.0, SHADOW_SIGMA_DB) * np.sqrt(1 - decay**2)
     st.shadow_db[idx] = shadow
     in_car = np.where(st.mode[idx] == Mode.DRIVING, 5.0, 0.0)
-    rssi = TX_POWER_DBM - path_loss + shadow - in_car + rng.normal(0.0, 2.0, idx.size)
+    rssi = TX_POWER_DBM - path_loss + shadow - in_car + draws.normal(Site.FADING, 0.0, 2.0)
     return np.asarray(np.clip(np.round(rssi), -125, -45), dtype=np.float64)
 
 

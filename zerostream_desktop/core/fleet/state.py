@@ -31,6 +31,7 @@ FLOAT_FIELDS = [
     "shadow_db",
     "interval_s",
     "next_due",
+    "sched_phase",  # where in its interval the device's slots fall: slot k is at (k + sched_phase) * interval_s
     "last_t",
     "phase",
     "trace_t0",
@@ -44,7 +45,7 @@ FLOAT_FIELDS = [
     "gyr_z",
     "rssi",
 ]
-INT_FIELDS = ("mode", "anchor", "trace_id")
+INT_FIELDS = ("mode", "anchor", "trace_id", "slot")  # slot: of the device's latest event
 BOOL_FIELDS = ("charging", "has_charger", "paused")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape
+from zerostream_desktop.core.fleet.fleet import CATCH_UP_S
 from zerostream_desktop.core.fleet.load_shape import ShapeFollower, StageRate
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
 from zerostream_desktop.core.ingest.streams import StreamGroup
@@ -74,7 +75,7 @@ class FleetPump:
             if not self.streamer.has_room(max(1, len(self.fleet))):
                 self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
                 return 0
-            batch = self.fleet.advance(self.clock.schedule(), self.clock.wall())
+            batch = self.fleet.advance(self.clock.schedule(), self.clock.wall(), catch_up_s=CATCH_UP_S)
             if not len(batch):
                 return 0
             stored = await loop.run_in_executor(self._executor, self.streamer.submit, batch)

@@ -53,6 +53,7 @@ from zerostream_desktop.core.fleet import (
     load_trace,
     parse_load_shape,
 )
+from zerostream_desktop.core.fleet.fleet import CATCH_UP_S
 from zerostream_desktop.core.fleet.load_shape import ShapeFollower
 from zerostream_desktop.ui.simulator.device_detail import DeviceDetail
 from zerostream_desktop.ui.simulator.device_table_model import SORT_ROLE, DeviceTableModel
@@ -379,7 +380,7 @@ class SimulatorPane(QWidget):
                 self.fleet.set_interval(interval)
                 with QSignalBlocker(self.interval_spin):  # shows what the shape set, without setting it again
                     self.interval_spin.setValue(interval)
-        batch = self.fleet.advance(self.clock.schedule(), self.clock.wall())
+        batch = self.fleet.advance(self.clock.schedule(), self.clock.wall(), catch_up_s=CATCH_UP_S)
         if len(batch):
             self._generated += len(batch)
             self.events_generated.emit(batch)
