@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
     p.add_argument("action", choices=("plan", "apply", "destroy"), help="look, create what is missing, or remove")
     add_connection_arguments(p)
     p.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=False, help="include Lakebase")
+    p.add_argument("--load-job", action=argparse.BooleanOptionalAction, default=False,
+                   help="a secret scope holding the ZeroBus principal's secret, read by the load job that "
+                   "`zerostream webapps build --shards N` writes")  # fmt: skip
     p.add_argument("--region", help="cloud region, to derive the ZeroBus endpoint when it is not set")
     p.add_argument("--include-data", action="store_true", help="destroy: drop the data table too")
     p.add_argument("--yes", action="store_true", help="destroy: do not ask for confirmation")
@@ -64,7 +67,8 @@ def context(args: argparse.Namespace) -> Context:
     from zerostream_desktop.core import paths
 
     settings, workspace, store = connect(args)
-    names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region)
+    names = Names.from_settings(settings, lakebase=args.lakebase, region=args.region,
+                                load_job=getattr(args, "load_job", False))  # fmt: skip
     folder = paths.user_config_dir()
     return Context(workspace, names, store, SetupState(workspace.config.host or "", folder), folder,
                    allow_plaintext_keyring=args.allow_plaintext_keyring)  # fmt: skip

@@ -85,13 +85,16 @@ class Names:
     dashboard_app: str = ""
     zerobus_endpoint: str | None = None
     region: str | None = None
+    load_job: bool = False  # a secret scope with the principal's secret, for the load job's shards
 
     @property
     def full_table(self) -> str:
         return f"{self.catalog}.{self.schema}.{self.table}"
 
     @classmethod
-    def from_settings(cls, settings: Any, lakebase: bool = False, region: str | None = None) -> Names:
+    def from_settings(
+        cls, settings: Any, lakebase: bool = False, region: str | None = None, load_job: bool = False
+    ) -> Names:
         return cls(
             prefix=settings.infra_prefix, catalog=settings.catalog, schema=settings.schema_name,
             table=settings.table_name, warehouse_name=settings.warehouse_name,
@@ -100,7 +103,7 @@ class Names:
             lakebase_database=settings.lakebase_databases.split(",")[0].strip(),
             lakebase_schema=settings.lakebase_schema, lakebase_capacity=settings.lakebase_capacity,
             mobile_app=settings.mobile_app_name, dashboard_app=settings.dashboard_app_name,
-            zerobus_endpoint=settings.zerobus_server_endpoint, region=region,
+            zerobus_endpoint=settings.zerobus_server_endpoint, region=region, load_job=load_job,
         )  # fmt: skip
 
 

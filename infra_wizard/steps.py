@@ -13,7 +13,7 @@ from databricks.sdk.service import apps, catalog, database, sql
 
 from infra_wizard.engine import CREATED_BY, Check, Context, SetupError, Status, Step
 from zerostream_desktop.core import schema
-from zerostream_desktop.core.secrets import zerobus_client_secret_key
+from zerostream_desktop.core.secrets import LOAD_JOB_SECRET_KEY, zerobus_client_secret_key
 
 COMMENT = f"Created by ZeroStream setup ({CREATED_BY})"
 
@@ -310,6 +310,50 @@ class GrantsStep:
         return None  # grants go with the principal and the objects they are on
 
 
+class LoadJobSecretStep:
+    key, title = "load_job_secret", "Secret scope for the load job"
+
+    def describe(self, ctx: Context) -> str:
+        return (f"secret scope '{ctx.names.prefix}' holding the ZeroBus principal's OAuth secret as "
+                f"'{LOAD_JOB_SECRET_KEY}' (read by the shards of the load job)")  # fmt: skip
+
+    def _has(self, ctx: Context) -> tuple[bool, bool]:
+        scope = ctx.names.prefix
+        if scope not in {s.name for s in ctx.workspace.secrets.list_scopes()}:
+            return False, False
+        return True, LOAD_JOB_SECRET_KEY in {m.key for m in ctx.workspace.secrets.list_secrets(scope)}
+
+    def check(self, ctx: Context) -> Check:
+        if not ctx.names.load_job:
+            return Check(Status.SKIPPED, "the load job's secret is off (--load-job to add it)")
+        scope, key = self._has(ctx)
+        return Check(Status.EXISTS if key else Status.MISSING, self.describe(ctx))
+
+    def create(self, ctx: Context) -> str:
+        app_id = ctx.outputs.get("sp_application_id", "")
+        secret = ctx.store.get(zerobus_client_secret_key(app_id)) if app_id else None
+        if not secret:
+            raise SetupError(
+                self.title,
+                f"the ZeroBus principal's OAuth secret ({app_id or 'no principal yet'}) is not in this keyring",
+                f"run the setup where it was made, or put it yourself: databricks secrets put-secret "
+                f"{ctx.names.prefix} {LOAD_JOB_SECRET_KEY}",
+            )
+        scope, _ = self._has(ctx)
+        made = []
+        if not scope:
+            ctx.workspace.secrets.create_scope(ctx.names.prefix)
+            ctx.state.record("secret_scope", ctx.names.prefix)
+            made.append(f"scope '{ctx.names.prefix}'")
+        ctx.workspace.secrets.put_secret(ctx.names.prefix, LOAD_JOB_SECRET_KEY, string_value=secret)
+        made.append(f"the principal's secret as '{LOAD_JOB_SECRET_KEY}'")
+        return " and ".join(made)
+
+    def destroy(self, ctx: Context, include_data: bool) -> str | None:
+        done = remove_recorded(ctx, "secret_scope", lambda r: ctx.workspace.secrets.delete_scope(r["id"]))
+        return ", ".join(f"secret scope {r['id']}" for r in done) if done else None
+
+
 class LakebaseStep:
     key, title = "lakebase", "Lakebase instance and synced table"
 
@@ -538,5 +582,5 @@ def zerobus_endpoint(ctx: Context) -> str | None:
 
 
 def all_steps() -> Sequence[Step]:
-    return (WarehouseStep(), CatalogSchemaStep(), TableStep(), ServicePrincipalStep(), GrantsStep(), LakebaseStep(),
-            AppsStep(), AppGrantsStep(), ConfigFileStep())  # fmt: skip
+    return (WarehouseStep(), CatalogSchemaStep(), TableStep(), ServicePrincipalStep(), GrantsStep(),
+            LoadJobSecretStep(), LakebaseStep(), AppsStep(), AppGrantsStep(), ConfigFileStep())  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def test_no_secret_reaches_a_generated_file(tmp_path, monkeypatch):
             zerobus_client_secret_key("zb-principal"): "kept-zerobus-secret-222"}  # fmt: skip
     for key, value in kept.items():
         store.set(key, value)
-    build.build(settings(), tmp_path, lakebase=True, warehouse_id="wh-42")
+    build.build(settings(), tmp_path, lakebase=True, warehouse_id="wh-42", shards=2)
+    assert (tmp_path / "loadgen" / "run_shard.py").is_file()  # the load job's folder is swept too
     for path, data in tree(tmp_path).items():
         for secret in [*PLANTED.values(), *kept.values()]:
             assert secret.encode() not in data, f"{secret} in {path}"
@@ -145,3 +147,57 @@ def test_the_command_line_builds_and_refuses_a_folder_that_is_not_a_build(tmp_pa
     run = cli_build(tmp_path / "mine", env)
     assert run.returncode != 0 and "is not a ZeroStream app build" in run.stderr
     assert (tmp_path / "mine" / "zerostream-mobile-app" / "notes.txt").read_text() == "keep me"
+
+
+def test_the_load_job_runs_one_shard_per_single_node_cluster_and_fits_the_bundle_models(tmp_path):
+    from databricks.bundles.jobs import Job
+
+    build.build(settings(), tmp_path, shards=3)
+    bundle = yaml.safe_load((tmp_path / "databricks.yml").read_text())
+    job = bundle["resources"]["jobs"]["zerostream_load"]
+    assert Job.from_dict(job).as_dict() == job  # every field known to the models, none dropped
+    assert {"shard_node_type", "shard_secret_scope"} <= set(bundle["variables"])
+    tasks = job["tasks"]
+    assert [t["spark_python_task"]["parameters"][:2] for t in tasks] == [["--shard", f"{i}/3"] for i in (1, 2, 3)]
+    assert {p["name"] for p in job["parameters"]} == {"devices", "seed", "interval_ms", "duration_s", "streams"}
+    for task in tasks:
+        assert (tmp_path / task["spark_python_task"]["python_file"]).is_file()
+        assert (tmp_path / task["libraries"][0]["requirements"]).read_bytes() == build.LOCK.read_bytes()
+        cluster = task["new_cluster"]
+        assert cluster["num_workers"] == 0 and cluster["spark_version"].startswith("15.4.")  # Python 3.11
+        env = cluster["spark_env_vars"]
+        assert env["ZEROBUS_CLIENT_SECRET"] == "{{secrets/${var.shard_secret_scope}/zerobus-client-secret}}"
+        assert env["ZEROSTREAM_ENDPOINT"] == "databricks" and env["ZEROBUS_CLIENT_ID"] == "zb-principal"
+    with pytest.raises(ValueError, match="Unexpected field"):
+        Job.from_dict({**job, "task": []})  # the check can fail
+
+
+def test_the_load_jobs_shard_runs_on_python_311_with_only_what_stream_needs(tmp_path):
+    """The folder the job installs: no Qt, no desktop; one shard of a fleet streams from it on Python 3.11."""
+    from tests.integration.localbus_helpers import TOKEN, LocalBusProcess, free_port
+    from zerostream_desktop.core.fleet import Fleet
+
+    build.build(settings(), tmp_path / "out", shards=2)
+    loadgen = tmp_path / "out" / "loadgen"
+    modules = {p.relative_to(loadgen).as_posix() for p in loadgen.rglob("*.py")}
+    assert "zerostream_desktop/commands/stream_cmd.py" in modules
+    assert not any(m.startswith(("zerostream_desktop/ui/", "zerostream_desktop/webapps/")) for m in modules)
+    python311 = ROOT / ".venv311" / "bin" / "python"
+    if not python311.exists():
+        pytest.skip("no .venv311 (scripts/bootstrap.sh test makes it)")
+    data = tmp_path / "data"
+    bus = LocalBusProcess(data, free_port()).start()  # started by this environment: the folder only streams
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "ZEROSTREAM_", "VIRTUAL_ENV"))}
+        env |= {"ZEROSTREAM_LOCALBUS_TOKEN": TOKEN, "ZEROSTREAM_DATA_DIR": str(data), "ZEROSTREAM_ENDPOINT": "local"}
+        run = subprocess.run([str(python311), "-I", str(loadgen / "run_shard.py"), "--shard", "2/2", "--devices", "20",
+                              "--seed", "5", "--interval-ms", "500", "--duration", "2", "--quiet", "--json"],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        summary = json.loads(run.stdout.splitlines()[-1])
+        landed = {r["connection_id"] for r in bus.rows("connection_id")}
+    finally:
+        bus.terminate()
+    assert summary["shard"] == {"shard": "2/2", "fleet_devices": 20, "first_device": 10, "devices": 10}
+    assert summary["generated"] == summary["acknowledged"] > 10
+    assert landed == set(Fleet(5, 20).identities.connection_ids[10:])  # the second half of the fleet

@@ -198,3 +198,25 @@ def test_a_plain_file_keyring_is_named_and_gets_no_principal_secret_unless_allow
     assert not any(ws.sp_secrets.values())  # no secret made that would sit in a plain file
     assert setup("apply", "--allow-plaintext-keyring") == 0
     assert store.get(secrets.zerobus_client_secret_key(next(iter(ws.service_principals.values())).application_id))
+
+
+def test_the_load_job_gets_a_secret_scope_with_the_principals_secret_and_destroy_removes_it(ws, capsys):
+    assert setup("plan") == 0 and "the load job's secret is off (--load-job to add it)" in capsys.readouterr().out
+    assert setup("apply") == 0 and ws.secret_scopes == {}
+    assert setup("apply", "--load-job") == 0
+    assert ws.secret_scopes == {"zs": {"zerobus-client-secret": secret_of(ws)}}  # what the job's clusters read
+    out = capsys.readouterr().out
+    assert "Secret scope for the load job" in out and "scope 'zs'" in out
+    assert setup("plan", "--load-job") == 0 and "will create" not in capsys.readouterr().out
+    assert setup("destroy", "--yes") == 0 and ws.secret_scopes == {}
+
+
+def test_the_load_jobs_secret_needs_the_principals_secret_in_this_keyring(ws, capsys):
+    assert setup("apply") == 0
+    sp = next(iter(ws.service_principals.values()))
+    open_secret_store().delete(zerobus_client_secret_key(sp.application_id))
+    ws.sp_secrets.clear()
+    capsys.readouterr()
+    # the principal step makes a new secret (none usable here), then the scope gets that one
+    assert setup("apply", "--load-job") == 0
+    assert ws.secret_scopes["zs"]["zerobus-client-secret"] == secret_of(ws)

@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     build.add_argument("--app", choices=("mobile", "dashboard", "both"), default="both", help="which (default both)")
     build.add_argument("--lakebase", action=argparse.BooleanOptionalAction, default=None,
                        help="the dashboard reads Lakebase (default: when ZEROSTREAM_ANALYTICS=lakebase)")  # fmt: skip
+    build.add_argument("--shards", type=ranged(int, 0, 100), default=0, metavar="N",
+                       help="also write a Databricks Job streaming one fleet from N single-node clusters, one "
+                       "shard each (loadgen/ and resources.jobs in databricks.yml; default 0: none)")  # fmt: skip
     build.set_defaults(func=run_build)
     deploy = actions.add_parser("deploy", help="build them and deploy them to the workspace's Databricks Apps")
     add_connection_arguments(deploy)
@@ -113,7 +116,8 @@ def _build(args: argparse.Namespace, settings: Any, out: Path) -> list[Any]:
     lakebase = settings.analytics == "lakebase" if args.lakebase is None else args.lakebase
     apps = APPS if args.app == "both" else (args.app,)
     try:
-        return build(settings, out, apps, lakebase=lakebase, warehouse_id=settings.warehouse_id or "")
+        shards = getattr(args, "shards", 0)
+        return build(settings, out, apps, lakebase=lakebase, warehouse_id=settings.warehouse_id or "", shards=shards)
     except BuildError as exc:
         raise UsageError(str(exc)) from None
 
@@ -124,6 +128,8 @@ def run_build(args: argparse.Namespace) -> int:
     built = _build(args, settings, out)
     for b in built:
         print(f"{b.kind:<9} {b.folder}  ({len(b.files)} files, build {b.digest[:12]})")  # noqa: T201
+    if args.shards:
+        print(f"load job  {out / 'loadgen'}  ({args.shards} shards; in the bundle as resources.jobs.zerostream_load)")  # noqa: T201
     print(f"bundle    {out / 'databricks.yml'}")  # noqa: T201
     return 0
 

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "zerostream"
 LOCALBUS_TOKEN = "localbus-token"
+LOAD_JOB_SECRET_KEY = "zerobus-client-secret"  # in the workspace secret scope the load job reads (setup --load-job)
 DATABRICKS_TOKEN = "databricks-token"
 
 

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import sqlglot
-from databricks.sdk.service import apps, catalog, database, iam, oauth2, sql
+from databricks.sdk.service import apps, catalog, database, iam, oauth2, sql, workspace
 from fastapi import APIRouter, Request
 from sqlglot import exp
 
@@ -251,6 +251,43 @@ def router(ws: Workspace) -> APIRouter:
         if ws.sp_secrets.get(sp_id, {}).pop(secret_id, None) is None:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Secret {secret_id} not found")
         return {}
+
+    # --- secret scopes (Databricks-backed) ------------------------------------------------
+    @r.post("/api/2.0/secrets/scopes/create")
+    async def create_scope(request: Request) -> dict[str, Any]:
+        scope = (await request.json())["scope"]  # (the SDK sends plain fields: it has no request class here)
+        if scope in ws.secret_scopes:
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Scope {scope} already exists!")
+        ws.secret_scopes[scope] = {}
+        return {}
+
+    @r.get("/api/2.0/secrets/scopes/list")
+    def list_scopes() -> dict[str, Any]:
+        scopes = [workspace.SecretScope(name=n, backend_type=workspace.ScopeBackendType.DATABRICKS)
+                  for n in sorted(ws.secret_scopes)]  # fmt: skip
+        return workspace.ListScopesResponse(scopes=scopes).as_dict()
+
+    @r.post("/api/2.0/secrets/scopes/delete")
+    async def delete_scope(request: Request) -> dict[str, Any]:
+        scope = (await request.json())["scope"]
+        if ws.secret_scopes.pop(scope, None) is None:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {scope} does not exist!")
+        return {}
+
+    @r.post("/api/2.0/secrets/put")
+    async def put_secret(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        if body["scope"] not in ws.secret_scopes:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {body['scope']} does not exist!")
+        ws.secret_scopes[body["scope"]][body["key"]] = body.get("string_value", "")
+        return {}
+
+    @r.get("/api/2.0/secrets/list")
+    def list_secrets(scope: str) -> dict[str, Any]:
+        if scope not in ws.secret_scopes:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {scope} does not exist!")
+        keys = [workspace.SecretMetadata(key=k, last_updated_timestamp=0) for k in sorted(ws.secret_scopes[scope])]
+        return workspace.ListSecretsResponse(secrets=keys).as_dict()
 
     # --- Lakebase -------------------------------------------------------------------------
     @r.post("/api/2.0/database/instances")

@@ -206,6 +206,7 @@ class Workspace:
     warehouse_acl: dict[str, dict[str, sql.WarehousePermissionLevel]] = field(default_factory=dict)
     service_principals: dict[str, iam.ServicePrincipal] = field(default_factory=dict)
     sp_secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secret_scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # scope -> key -> value
     synced_tables: dict[str, database.SyncedDatabaseTable] = field(default_factory=dict)
     apps: dict[str, apps_.App] = field(default_factory=dict)
     # workspace files and app deployments (deployments.py)
