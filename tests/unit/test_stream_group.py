@@ -17,12 +17,20 @@ from zerostream_desktop.core.ingest.streams import (
 
 
 class _Lane:  # stands in for a Streamer: keeps what it is given
+    held = 0
+
     def __init__(self) -> None:
         self.got: list = []
 
     def submit(self, batch, timeout=None) -> int:
         self.got.append(batch)
         return len(batch)
+
+    def has_room(self, n: int = 1) -> bool:
+        return True
+
+    def notify(self) -> None:
+        pass
 
 
 def test_a_device_always_goes_to_the_same_stream_and_its_events_keep_their_order():
@@ -74,3 +82,40 @@ def test_the_offered_rate_counts_every_device_at_its_interval():
     assert fleet.offered_per_s == pytest.approx(400)
     fleet.set_interval(1000, np.arange(50))
     assert fleet.offered_per_s == pytest.approx(250)
+
+
+def test_auto_opens_streams_as_the_offered_rate_grows_and_never_closes_one():
+    import asyncio
+
+    made: list[_Lane] = []
+
+    def grow() -> _Lane:
+        if len(made) == 3:
+            raise OSError("No space left on device")
+        made.append(_Lane())
+        return made[-1]
+
+    group = StreamGroup([_Lane()], grow=grow)  # type: ignore[list-item,arg-type]
+
+    async def plan() -> list[int]:
+        return [await group.plan_for(rate) for rate in (5_000, 30_000, 1_000, 30_000, 100_000)]
+
+    assert asyncio.run(plan()) == [1, 3, 3, 3, 4]  # the fourth new stream could not be opened
+    assert "No space left" in group.grow_error and len(group) == 4
+    assert asyncio.run(StreamGroup([_Lane()]).plan_for(100_000)) == 1  # a fixed number: nothing to grow with
+
+
+def test_the_pump_opens_streams_for_what_the_fleet_offers():
+    """The web simulator's and `stream`'s producer loop: 2,000 devices at 100 ms offer 20,000 events/s."""
+    import asyncio
+
+    from zerostream_desktop.core.fleet import DeviceClock
+    from zerostream_desktop.core.ingest.pump import FleetPump
+
+    group = StreamGroup([_Lane()], grow=_Lane)  # type: ignore[list-item,arg-type]
+    fleet = Fleet(8, 2_000, interval_ms=100)
+    clock = DeviceClock()
+    fleet.start(clock.schedule())
+    pump = FleetPump(fleet, group, clock=clock)  # type: ignore[arg-type]
+    asyncio.run(pump.tick())
+    assert len(group) == 2 and sum(len(b) for lane in group.streamers for b in lane.got) > 0

@@ -19,7 +19,7 @@ from zerostream_desktop import stream_target
 from zerostream_desktop.core.fleet import EventBatch
 from zerostream_desktop.core.ingest.spool import Spool
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, Target
-from zerostream_desktop.core.ingest.streams import StreamGroup, streams_for_rate
+from zerostream_desktop.core.ingest.streams import StreamGroup
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
@@ -108,8 +108,14 @@ class StreamController(QObject):
         return self.connection.stack if self.connection is not None else None
 
     def attach(self, target: Target, *spools: Spool) -> None:
-        """Start streaming to `target`, one stream per spool; whatever the spools still hold goes first."""
-        self.streamer = StreamGroup([Streamer(target, spool) for spool in spools])
+        """Start streaming to `target`, one stream per spool; whatever the spools still hold goes first.
+
+        With ZEROBUS_STREAMS=auto and a connection, more streams open as the fleet comes to offer more."""
+        connection = self.connection
+        grow = None
+        if self._auto_streams and connection is not None:
+            grow = lambda: Streamer(target, connection.add_spool())  # noqa: E731
+        self.streamer = StreamGroup([Streamer(target, spool) for spool in spools], grow=grow)
         self._runner = asyncio.get_running_loop().create_task(self.streamer.run())
         self._timer.start()
         self._publish()
@@ -117,21 +123,14 @@ class StreamController(QObject):
     def plan_for(self, events_per_s: float) -> None:
         """The fleet offers this rate: with ZEROBUS_STREAMS=auto, open more streams when it needs them
         (one per 12,000 events/s; never fewer while connected, so a device's events stay on one stream)."""
-        group, connection = self.streamer, self.connection
-        if not self._auto_streams or group is None or connection is None or self._growing is not None:
+        group = self.streamer
+        if group is None or self._growing is not None or not group.needs_more(events_per_s):
             return
-        need = streams_for_rate(events_per_s)
-        if need > len(group):
-            self._growing = asyncio.get_running_loop().create_task(self._grow(group, connection, need, events_per_s))
+        self._growing = asyncio.get_running_loop().create_task(self._plan(group, events_per_s))
 
-    async def _grow(self, group: StreamGroup, connection: StreamConnection, need: int, rate: float) -> None:
+    async def _plan(self, group: StreamGroup, events_per_s: float) -> None:
         try:
-            while len(group) < need:
-                spool = await self._background.call(connection.add_spool)
-                group.add(Streamer(connection.target, spool))
-            log.info("streaming over %d streams (the fleet offers %.0f events/s)", len(group), rate)
-        except StreamTargetError as exc:
-            log.error("cannot open another stream: %s; going on with %d", exc, len(group))
+            await group.plan_for(events_per_s)
         finally:
             self._growing = None
 

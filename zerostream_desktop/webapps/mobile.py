@@ -34,6 +34,7 @@ from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.fleet import MAX_DEVICES, FaultLog, FaultSpec, FaultSpecError, Fleet, Mode
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.streamer import Streamer
+from zerostream_desktop.core.ingest.streams import StreamGroup
 from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.stream_target import StreamConnection, StreamTargetError
@@ -77,7 +78,7 @@ class FleetService:
         self.settings = settings
         self.fleet: Fleet = fleet_from_settings(settings, min_devices=1)
         self.connection: StreamConnection | None = None
-        self.streamer: Streamer | None = None
+        self.streamer: StreamGroup | None = None
         self.pump: FleetPump | None = None
         self.error = ""
         self.last_action: Action | None = None
@@ -89,12 +90,18 @@ class FleetService:
 
     async def open(self) -> None:
         try:
-            self.connection = await asyncio.to_thread(self._opener, self.settings, producer=self._producer)
+            fixed = self.settings.zerobus_streams
+            self.connection = await asyncio.to_thread(self._opener, self.settings, producer=self._producer,
+                                                      streams=1 if fixed == "auto" else fixed)  # fmt: skip
         except StreamTargetError as exc:
             self.error = f"cannot stream: {exc}"
             log.error("%s", self.error)
             return
-        self.streamer = Streamer(self.connection.target, self.connection.spool)
+        connection = self.connection
+        grow = None
+        if self.settings.zerobus_streams == "auto":  # more streams as the fleet comes to offer more
+            grow = lambda: Streamer(connection.target, connection.add_spool())  # noqa: E731
+        self.streamer = StreamGroup([Streamer(connection.target, spool) for spool in connection.spools], grow=grow)
         self.pump = FleetPump(self.fleet, self.streamer)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.streamer.run()), loop.create_task(self.pump.run(stop_on_pause=False))]
@@ -136,6 +143,7 @@ class FleetService:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
             folder = ensure_private_dir(self.settings.data_dir / "faults")
             log_file = FaultLog(folder / f"web-{stamp}-{os.getpid()}.jsonl")
+
         def apply(fleet: Fleet) -> None:
             fleet.set_faults(spec, log_file)
 

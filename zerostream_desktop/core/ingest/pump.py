@@ -72,6 +72,9 @@ class FleetPump:
                 interval = self.load.step(self.clock.elapsed(), len(self.fleet), s.generated, s.acked)
                 if interval is not None:
                     self.fleet.set_interval(interval)
+            rate = self.fleet.offered_per_s
+            if isinstance(self.streamer, StreamGroup) and self.streamer.needs_more(rate):  # "auto": more streams
+                await self.streamer.plan_for(rate)
             if not self.streamer.has_room(max(1, len(self.fleet))):
                 self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
                 return 0

@@ -10,6 +10,7 @@ they all go through the same stream.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import numpy as np
 from zerostream_desktop.core.fleet import EventBatch
 from zerostream_desktop.core.ingest.streamer import Streamer, StreamState, StreamStats, Target
 from zerostream_desktop.core.settings import MAX_STREAMS
+
+log = logging.getLogger(__name__)
 
 PER_STREAM_RECORDS_S = 15_000  # ZeroBus's default limit per stream
 AUTO_SHARE = 0.8  # "auto" plans each stream at this share of the limit, leaving room for resends
@@ -96,14 +99,22 @@ class _Spools:
 
 
 class StreamGroup:
-    """N streamers behind the interface of one (submit, has_room, stats, run, stop...)."""
+    """N streamers behind the interface of one (submit, has_room, stats, run, stop...).
 
-    def __init__(self, streamers: Sequence[Streamer]) -> None:
+    With `grow` (a maker of one more streamer, with its own spool; it may block), `plan_for(rate)` opens
+    more streams as the offered rate needs them ("auto"): never fewer while running, so a device's
+    events stay on one stream but for the moment it moves to a new one.
+    """
+
+    def __init__(self, streamers: Sequence[Streamer], grow: Callable[[], Streamer] | None = None) -> None:
         if not streamers:
             raise ValueError("a stream group needs at least one stream")
         self.streamers = list(streamers)
         self.spool = _Spools(self.streamers)
         self._runners: list[asyncio.Task[None]] | None = None
+        self._grow = grow
+        self._growing = False
+        self.grow_error = ""  # why another stream could not be opened (the last time)
 
     def __len__(self) -> int:
         return len(self.streamers)
@@ -119,6 +130,27 @@ class StreamGroup:
         self.spool = _Spools(self.streamers)
         if self._runners is not None:  # running: the new one streams at once
             self._runners.append(asyncio.get_running_loop().create_task(streamer.run()))
+
+    def needs_more(self, events_per_s: float) -> bool:
+        """Whether `plan_for(events_per_s)` would open streams (with `grow`, and none opening now)."""
+        return self._grow is not None and not self._growing and streams_for_rate(events_per_s) > len(self.streamers)
+
+    async def plan_for(self, events_per_s: float) -> int:
+        """Open streams until there are enough for `events_per_s` (with `grow`); how many there are now."""
+        need, grow = streams_for_rate(events_per_s), self._grow
+        if grow is None or not self.needs_more(events_per_s):
+            return len(self.streamers)
+        self._growing = True
+        try:
+            while len(self.streamers) < need:
+                self.add(await asyncio.to_thread(grow))
+            log.info("streaming over %d streams (%.0f events/s offered)", len(self.streamers), events_per_s)
+        except Exception as exc:  # a spool that cannot be claimed, a full disk: go on with what there is
+            self.grow_error = str(exc)
+            log.error("cannot open another stream (%s); going on with %d", exc, len(self.streamers))
+        finally:
+            self._growing = False
+        return len(self.streamers)
 
     # --- producers ----------------------------------------------------------------------
 
