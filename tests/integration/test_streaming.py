@@ -311,9 +311,19 @@ def test_stream_brings_back_the_localbus_it_started_when_it_is_killed(tmp_path: 
             proc.kill()
 
 
+def _landed(data_dir: Path) -> bool:
+    try:
+        return bool(LocalBusProcess(data_dir, 0).event_ids())
+    except Exception:  # no table yet
+        return False
+
+
 def test_sigterm_stops_generating_sends_what_is_spooled_and_exits_0(tmp_path: Path):
     proc = stream_cmd(tmp_path, "--devices", "100", "--interval-ms", "200", "--duration", "60")
-    time.sleep(4)
+    deadline = time.monotonic() + 60
+    while spool_depth(tmp_path) == 0 and not _landed(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)  # streaming (a busy machine starts localbus slower than 4 s)
+    time.sleep(1)
     asked = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     rc, summary = summary_of(proc, timeout=60)

@@ -50,6 +50,7 @@ def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
     wizard.next()
     assert wizard.currentPage() is wizard.names_page
     wizard.names_page.lakebase.setChecked(True)
+    wizard.names_page.load_job.setChecked(True)
     wizard.next()
     qtbot.waitUntil(lambda: wizard.plan_page.ready, timeout=20_000)
     planned = wizard.plan_page.table.statuses()
@@ -64,7 +65,10 @@ def test_connect_plan_apply_finish_then_nothing_left_to_do(qtbot, ws, tmp_path):
     assert wizard.store.get(secrets.zerobus_client_secret_key(sp.application_id))
     wizard.next()
     text = wizard.finish_page.summary.text()
-    assert "Created: 9 step(s)." in text and "generated_config.env" in text
+    assert "Created: 10 step(s)." in text and "generated_config.env" in text
+    assert ws.secret_scopes["zsw"]["zerobus-client-secret"] == wizard.store.get(
+        secrets.zerobus_client_secret_key(sp.application_id)
+    )
     finish = wizard.finish_page
     finish.deploy_button.click()
     qtbot.waitUntil(lambda: finish.deployed is not None, timeout=60_000)

@@ -196,6 +196,8 @@ class NamesPage(QWizardPage):
         self.warehouse_size.addItems(["2X-Small", "X-Small", "Small", "Medium", "Large"])
         self.warehouse_size.setCurrentText(s.warehouse_cluster_size)
         self.lakebase = QCheckBox("Also create a Lakebase instance with a synced copy of the table")
+        self.load_job = QCheckBox("Also keep the principal's secret in a secret scope, for the load job's shards")
+        self.load_job.setToolTip("The Databricks Job that `zerostream webapps build --shards N` writes reads it")
         self.region = QLineEdit(placeholderText="e.g. us-west-2, to derive the ZeroBus endpoint")
         form = QFormLayout(self)
         rows = (("Prefix", self.prefix), ("Catalog", self.catalog), ("Schema", self.schema), ("Table", self.table),
@@ -203,6 +205,7 @@ class NamesPage(QWizardPage):
         for label, w in rows:
             form.addRow(label, w)
         form.addRow(self.lakebase)
+        form.addRow(self.load_job)
         self._settings = s
 
     def names(self) -> Names:
@@ -216,6 +219,7 @@ class NamesPage(QWizardPage):
             lakebase_schema=self._settings.lakebase_schema, lakebase_capacity=self._settings.lakebase_capacity,
             mobile_app=f"{p}-mobile-app", dashboard_app=f"{p}-dashboard-app",
             zerobus_endpoint=self._settings.zerobus_server_endpoint, region=self.region.text().strip() or None,
+            load_job=self.load_job.isChecked(),
         )  # fmt: skip
 
     def validatePage(self) -> bool:  # noqa: N802
