@@ -90,7 +90,6 @@ class GroupCommitWriter:
         self._rate = 0.0  # rows/s submitted, smoothed
         self._arrived = 0
         self._rate_at = time.monotonic()
-        self._counted = 0  # rows of the pending submissions already counted in _arrived
         self._disk_full = _disk_full_window()  # the fault campaign's full disk, where a real one surfaces
         self._thread = threading.Thread(target=self._run, name="localbus-writer", daemon=True)
         self._thread.start()
@@ -132,29 +131,32 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         pending: list[_Submission] = []
+        rows = 0  # in `pending`
         stopping = False
-        target, wait_s = self._commit_size()
+        wait_s = self._commit_size()[1]
         while not (stopping and not pending):
             timeout = None
             if pending:
                 timeout = max(0.0, pending[0].queued_at + wait_s - time.monotonic())
+            taken = 0
             try:
                 item = self._queue.get(timeout=timeout)
                 if item is None:
                     stopping = True
                 else:
                     pending.append(item)
+                    taken += item.data.num_rows
                     while len(pending) < 10_000:  # drain what is already there without waiting
                         nxt = self._queue.get_nowait()
                         if nxt is None:
                             stopping = True
                             break
                         pending.append(nxt)
+                        taken += nxt.data.num_rows
             except queue.Empty:
                 pass
-            rows = sum(s.data.num_rows for s in pending)
-            self._measure(rows - self._counted)
-            self._counted = rows
+            rows += taken
+            self._measure(taken)
             target, wait_s = self._commit_size()
             due = pending and (stopping or rows >= target or time.monotonic() - pending[0].queued_at >= wait_s)
             if due:
@@ -162,8 +164,7 @@ class GroupCommitWriter:
                     self._commit(pending)
                 except Exception:  # the writer thread must outlive any one commit
                     log.exception("group commit failed")
-                pending = []
-                self._counted = 0
+                pending, rows = [], 0
 
     def _commit(self, subs: list[_Submission]) -> None:
         by_table: dict[str, list[_Submission]] = {}
