@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from zerostream_desktop import __version__
 from zerostream_desktop.commands.common import UsageError
 from zerostream_desktop.core import paths
+from zerostream_desktop.core.native_output import leave
 from zerostream_desktop.core.secrets import redact_library_logs
 from zerostream_desktop.core.settings import SettingsError
 
@@ -81,19 +82,14 @@ RESTART_EXIT_CODE = 75  # ui.app.RESTART_EXIT_CODE (not imported: the CLI does n
 
 
 def entry() -> None:
-    """The console entry point: run, flush, and leave without interpreter finalization.
-
-    Native runtimes keep threads of their own (the ZeroBus SDK's tokio workers, Qt); tearing the
-    interpreter down under them occasionally aborted a command that had already finished its
-    work and printed its summary. Everything durable is committed by then.
-    """
+    """The console entry point: run, then leave without interpreter finalization (native_output.leave)."""
     code = main()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
     if code == RESTART_EXIT_CODE:  # the app saved new settings and asked to start again
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-    os._exit(code)
+    leave(code)
 
 
 if __name__ == "__main__":

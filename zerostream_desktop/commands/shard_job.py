@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from zerostream_desktop.commands import stream_cmd
 from zerostream_desktop.commands.common import UsageError
 from zerostream_desktop.core import paths
+from zerostream_desktop.core.native_output import leave
 from zerostream_desktop.core.secrets import redact_library_logs
 from zerostream_desktop.core.settings import SettingsError
 
@@ -38,5 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The job task's entry point (run_shard.py): run, then leave as the `zerostream` command does."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

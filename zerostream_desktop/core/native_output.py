@@ -10,13 +10,14 @@ never returned to the writer as an error.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 
 class _Relay(threading.Thread):
@@ -69,3 +70,17 @@ def native_output_to(path: Path) -> Iterator[TextIO]:
             os.close(copy)
         relay.join(5.0)
         terminal.close()
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with `code`: flush, then leave without interpreter finalization.
+
+    Native runtimes keep threads of their own (the ZeroBus SDK's tokio workers, Qt); tearing the
+    interpreter down under them occasionally aborted a command that had already finished its
+    work and printed its summary ("terminate called without an active exception", exit -6).
+    Everything durable is committed by then. For program entry points only, never in-process callers.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -32,9 +32,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from zerostream_desktop.commands.shard_job import main  # noqa: E402
+from zerostream_desktop.commands.shard_job import entry  # noqa: E402
 
-sys.exit(main())
+entry()
 '''
 
 
