@@ -119,3 +119,15 @@ def test_the_pump_opens_streams_for_what_the_fleet_offers():
     pump = FleetPump(fleet, group, clock=clock)  # type: ignore[arg-type]
     asyncio.run(pump.tick())
     assert len(group) == 2 and sum(len(b) for lane in group.streamers for b in lane.got) > 0
+
+
+def test_the_latency_figures_of_several_streams_weigh_each_stream_alike():
+    from zerostream_desktop.core.ingest.streamer import StreamStats
+
+    lanes = [_Lane(), _Lane()]
+    for lane, ms in zip(lanes, (10.0, 1000.0), strict=True):
+        lane.stats = StreamStats(acked=20_000)
+        lane.stats.latencies_ms.extend([ms] * 20_000)  # each stream's history is full
+    stats = StreamGroup(lanes).stats  # type: ignore[arg-type]
+    assert stats.acked == 40_000
+    assert stats.latency(25) == 10.0 and stats.latency(75) == 1000.0  # half of the samples from each

@@ -100,7 +100,7 @@ def offered_rate(fleet: Fleet, shape: LoadShape | None) -> float:
     return fleet.offered_per_s
 
 
-def _keep_ledger(streamer: Streamer | StreamGroup, path: Path) -> None:
+def _keep_ledger(streamer: StreamGroup, path: Path) -> None:
     """Append the ids of every batch to `path` once the spool holds it (the campaign's record of what was
     handed over: every id in it must reach the table, whatever happens to the processes)."""
     ledger = path.open("a", encoding="utf-8")

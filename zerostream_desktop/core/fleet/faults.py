@@ -149,7 +149,8 @@ class FaultLog:
 
 
 class FaultInjector:
-    """Applies a spec to each batch the fleet makes; deterministic for a seed and a sequence of batches."""
+    """Applies a spec to each batch the fleet makes; what happens to an event depends on the seed, its device
+    and its slot (the batch's `ticks`), whichever process makes it."""
 
     def __init__(self, spec: FaultSpec, seed: int, log: FaultLog | None = None, first_index: int = 0) -> None:
         self.spec = spec

@@ -99,6 +99,7 @@ class Fleet:
         cruise_lo = np.array([LIMITS[Mode(m)].cruise[0] for m in Mode])[modes]
         cruise_hi = np.array([LIMITS[Mode(m)].cruise[1] for m in Mode])[modes]
         clock = self._clock if self._clock is not None else 0.0
+        first_slot, first_due = _first_slots(clock, self.default_interval_s, u[:, 8])
         zeros = np.zeros(n)
         return {
             "home_lat": lat, "home_lon": lon, "base_alt": elev, "lat": lat, "lon": lon,
@@ -108,12 +109,12 @@ class Fleet:
             "event_pitch": zeros, "event_roll": zeros, "event_t": np.full(n, np.nan),
             "battery": 35.0 + u[:, 6] * 65.0, "shadow_db": (u[:, 7] - 0.5) * 8.0,
             "interval_s": np.full(n, self.default_interval_s), "sched_phase": u[:, 8],
-            "next_due": _first_slots(clock, self.default_interval_s, u[:, 8])[1], "last_t": np.full(n, clock),
+            "next_due": first_due, "last_t": np.full(n, clock),
             "phase": u[:, 9] * 2 * np.pi, "trace_t0": zeros, "trace_scale": np.ones(n), "trace_pos": zeros,
             "acc_x": zeros, "acc_y": zeros, "acc_z": np.full(n, 9.80665), "gyr_x": zeros, "gyr_y": zeros,
             "gyr_z": zeros, "rssi": np.full(n, np.nan),
             "mode": modes, "anchor": anchor, "trace_id": np.full(n, -1),
-            "slot": _first_slots(clock, self.default_interval_s, u[:, 8])[0] - 1,
+            "slot": first_slot - 1,
             "charging": np.zeros(n, dtype=bool), "has_charger": (modes == Mode.DRIVING) & (u[:, 10] < 0.4),
             "paused": np.zeros(n, dtype=bool),
         }  # fmt: skip

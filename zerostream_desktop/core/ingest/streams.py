@@ -10,6 +10,7 @@ they all go through the same stream.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -89,10 +90,6 @@ class _Spools:
     @property
     def depth(self) -> int:
         return sum(s.spool.depth for s in self._streamers)
-
-    def has_room(self, n: int = 1) -> bool:
-        share = math.ceil(n / len(self._streamers))
-        return all(s.spool.has_room(share) for s in self._streamers)
 
     def dead_letter_count(self) -> int:
         return sum(s.spool.dead_letter_count() for s in self._streamers)
@@ -207,7 +204,9 @@ class StreamGroup:
             spool_error=next((p.spool_error for p in parts if p.spool_error), ""),
             last_progress=max(p.last_progress for p in parts),
         )
-        total.latencies_ms.extend(x for p in parts for x in p.latencies_ms)
+        keep = (total.latencies_ms.maxlen or 20_000) // len(parts)  # the latest of each stream, so none crowds out
+        for p in parts:  # the others (the merged deque keeps only its maxlen, the last stream's if taken whole)
+            total.latencies_ms.extend(itertools.islice(p.latencies_ms, max(0, len(p.latencies_ms) - keep), None))
         return total
 
     def visible_state(self) -> StreamState:
