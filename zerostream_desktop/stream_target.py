@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import Any
 
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS, Spool, SpoolBusyError, claim_spool
-from zerostream_desktop.core.ingest.streamer import Target
+from zerostream_desktop.core.ingest.streamer import Streamer, Target
+from zerostream_desktop.core.ingest.streams import StreamGroup
 from zerostream_desktop.core.ingest.targets import databricks_target, local_target, spool_folder, spool_stem
 from zerostream_desktop.core.settings import Settings
 from zerostream_desktop.localbus.supervisor import LocalStack, LocalStackError
@@ -50,6 +52,12 @@ class StreamConnection:
         self.more_spools.append(spool)
         return spool
 
+    def group(self, auto: bool = False, **options: Any) -> StreamGroup:
+        """A streamer per spool (`options` are the Streamer's); with `auto`, one more stream (and spool) each
+        time the offered rate needs it (`StreamGroup.plan_for`)."""
+        grow = (lambda: Streamer(self.target, self.add_spool(), **options)) if auto else None
+        return StreamGroup([Streamer(self.target, spool, **options) for spool in self.spools], grow=grow)
+
     @property
     def stack(self) -> LocalStack | None:
         """The localbus streamed to now (the watchdog may have started a new one)."""
@@ -72,15 +80,18 @@ def open_stream_target(
     restart_delay_s: float = 1.0,
     on_stack_change: StackListener | None = None,
     executor: Executor | None = None,
-    streams: int = 1,
+    streams: int | None = None,
 ) -> StreamConnection:
     """Blocks (starts a process, opens files): call it off the UI thread.
 
     `producer` names this process's spool (`app`, `stream`, `web`): each producer holds its own,
     locked; with `streams` > 1 it holds one per stream (`<producer>`, `<producer>-2`...), and the
-    spool total `spool_max` is shared between them. `on_stack_change(stack, why)` hears of localbus
-    starting, dying and coming back.
+    spool total `spool_max` is shared between them. By default ZEROBUS_STREAMS says how many (one to
+    begin with when it is "auto": `group(auto=True)` opens more as they are needed).
+    `on_stack_change(stack, why)` hears of localbus starting, dying and coming back.
     """
+    if streams is None:
+        streams = 1 if settings.zerobus_streams == "auto" else settings.zerobus_streams
     stack = None
     spools: list[Spool] = []
     try:

@@ -21,7 +21,7 @@ from zerostream_desktop.core.arguments import ranged
 from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape, LoadShapeError, parse_load_shape
 from zerostream_desktop.core.ingest.pump import FleetPump
 from zerostream_desktop.core.ingest.spool import DEFAULT_MAX_RECORDS
-from zerostream_desktop.core.ingest.streamer import Streamer, StreamState
+from zerostream_desktop.core.ingest.streamer import StreamState
 from zerostream_desktop.core.ingest.streams import (
     AUTO_SHARE,
     PER_STREAM_RECORDS_S,
@@ -146,10 +146,7 @@ def _run(args: argparse.Namespace) -> int:
             connection = stream_target.open_stream_target(
                 settings, producer="stream", spool_max=args.spool_max, streams=streams
             )
-            streamer = StreamGroup([
-                Streamer(connection.target, spool, json_mode=args.format == "json", batch_size=args.batch_size)
-                for spool in connection.spools
-            ])  # fmt: skip
+            streamer = connection.group(json_mode=args.format == "json", batch_size=args.batch_size)
             if args.ledger:
                 _keep_ledger(streamer, args.ledger)
             summary = asyncio.run(_stream(args, fleet, clock, streamer, connection, terminal))

@@ -76,7 +76,6 @@ class StreamController(QObject):
         self.connection: StreamConnection | None = None
         self.streamer: StreamGroup | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._auto_streams = True  # ZEROBUS_STREAMS=auto: more streams as the fleet offers more (plan_for)
         self._growing: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[int]] = set()
@@ -86,19 +85,17 @@ class StreamController(QObject):
 
     async def open(self, settings: Settings) -> StreamConnection | None:
         """Open where the settings say to stream and start streaming; None (and `open_failed`) if it cannot."""
-        self._auto_streams = settings.zerobus_streams == "auto"
         try:
             connection = await self._background.call(
                 stream_target.open_stream_target, settings, restart_delay_s=self.restart_delay_s,
                 on_stack_change=self.stack_changed.emit, executor=self._background.executor,
-                streams=1 if settings.zerobus_streams == "auto" else settings.zerobus_streams,
             )  # fmt: skip
         except StreamTargetError as exc:
             log.error("cannot stream: %s", exc)
             self.open_failed.emit(str(exc))
             return None
         self.connection = connection
-        self.attach(connection.target, *connection.spools)
+        self._start(connection.group(auto=settings.zerobus_streams == "auto"))
         if connection.watchdog is not None:
             self._watchdog = asyncio.get_running_loop().create_task(connection.watchdog.run())
         return connection
@@ -108,14 +105,12 @@ class StreamController(QObject):
         return self.connection.stack if self.connection is not None else None
 
     def attach(self, target: Target, *spools: Spool) -> None:
-        """Start streaming to `target`, one stream per spool; whatever the spools still hold goes first.
+        """Start streaming to `target`, one stream per spool; whatever the spools still hold goes first."""
+        self._start(StreamGroup([Streamer(target, spool) for spool in spools]))
 
-        With ZEROBUS_STREAMS=auto and a connection, more streams open as the fleet comes to offer more."""
-        connection = self.connection
-        grow = None
-        if self._auto_streams and connection is not None:
-            grow = lambda: Streamer(target, connection.add_spool())  # noqa: E731
-        self.streamer = StreamGroup([Streamer(target, spool) for spool in spools], grow=grow)
+    def _start(self, group: StreamGroup) -> None:
+        """Stream with `group` (with ZEROBUS_STREAMS=auto it opens more streams as the fleet offers more)."""
+        self.streamer = group
         self._runner = asyncio.get_running_loop().create_task(self.streamer.run())
         self._timer.start()
         self._publish()

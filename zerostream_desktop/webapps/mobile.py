@@ -33,7 +33,6 @@ from zerostream_desktop.core.analytics.map_payload import rounded
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.fleet import MAX_DEVICES, FaultLog, FaultSpec, FaultSpecError, Fleet, Mode
 from zerostream_desktop.core.ingest.pump import FleetPump
-from zerostream_desktop.core.ingest.streamer import Streamer
 from zerostream_desktop.core.ingest.streams import StreamGroup
 from zerostream_desktop.core.paths import ensure_private_dir
 from zerostream_desktop.core.settings import Settings
@@ -90,18 +89,12 @@ class FleetService:
 
     async def open(self) -> None:
         try:
-            fixed = self.settings.zerobus_streams
-            self.connection = await asyncio.to_thread(self._opener, self.settings, producer=self._producer,
-                                                      streams=1 if fixed == "auto" else fixed)  # fmt: skip
+            self.connection = await asyncio.to_thread(self._opener, self.settings, producer=self._producer)
         except StreamTargetError as exc:
             self.error = f"cannot stream: {exc}"
             log.error("%s", self.error)
             return
-        connection = self.connection
-        grow = None
-        if self.settings.zerobus_streams == "auto":  # more streams as the fleet comes to offer more
-            grow = lambda: Streamer(connection.target, connection.add_spool())  # noqa: E731
-        self.streamer = StreamGroup([Streamer(connection.target, spool) for spool in connection.spools], grow=grow)
+        self.streamer = self.connection.group(auto=self.settings.zerobus_streams == "auto")
         self.pump = FleetPump(self.fleet, self.streamer)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.streamer.run()), loop.create_task(self.pump.run(stop_on_pause=False))]
