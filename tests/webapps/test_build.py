@@ -160,6 +160,8 @@ def test_the_load_job_runs_one_shard_per_single_node_cluster_and_fits_the_bundle
     tasks = job["tasks"]
     assert [t["spark_python_task"]["parameters"][:2] for t in tasks] == [["--shard", f"{i}/3"] for i in (1, 2, 3)]
     assert {p["name"] for p in job["parameters"]} == {"devices", "seed", "interval_ms", "duration_s", "streams"}
+    defaults = {p["name"]: p["default"] for p in job["parameters"]}
+    assert defaults["devices"] == "30000"  # as many as three processes run: every shard at most 10,000
     for task in tasks:
         assert (tmp_path / task["spark_python_task"]["python_file"]).is_file()
         assert (tmp_path / task["libraries"][0]["requirements"]).read_bytes() == build.LOCK.read_bytes()
@@ -170,6 +172,12 @@ def test_the_load_job_runs_one_shard_per_single_node_cluster_and_fits_the_bundle
         assert env["ZEROSTREAM_ENDPOINT"] == "databricks" and env["ZEROBUS_CLIENT_ID"] == "zb-principal"
     with pytest.raises(ValueError, match="Unexpected field"):
         Job.from_dict({**job, "task": []})  # the check can fail
+    build.build(settings(), tmp_path, shards=2)  # an earlier build is replaced...
+    (tmp_path / "elsewhere" / "loadgen").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "loadgen" / "mine.txt").write_text("not a build")
+    with pytest.raises(build.BuildError, match="not a ZeroStream app build"):  # ...anything else is left alone
+        build.build(settings(), tmp_path / "elsewhere", apps=(), shards=2)
+    assert (tmp_path / "elsewhere" / "loadgen" / "mine.txt").read_text() == "not a build"
 
 
 def test_the_load_jobs_shard_runs_on_python_311_with_only_what_stream_needs(tmp_path):

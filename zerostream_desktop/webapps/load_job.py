@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from zerostream_desktop.core.fleet import MAX_DEVICES, MAX_FLEET_DEVICES
 from zerostream_desktop.core.secrets import LOAD_JOB_SECRET_KEY as SECRET_KEY
 from zerostream_desktop.core.settings import Settings
-from zerostream_desktop.webapps.build import LOCK, _q, module_closure, package_dir, write_files
+from zerostream_desktop.webapps.build import LOCK, _module_file, _prepare, _q, module_closure, package_dir, write_files
 
 FOLDER = "loadgen"
 ENTRY = "zerostream_desktop.commands.shard_job"
@@ -50,23 +51,19 @@ def node_type_for(host: str | None) -> str:
 
 def loadgen_files() -> list[tuple[str, bytes]]:
     """(path inside loadgen/, bytes) for the headless closure of the shard entry, its script and its pins."""
-    root = package_dir()
     files = []
     for name in module_closure(ENTRY):
-        path = root.parent.joinpath(*name.split("."))
-        source = path / "__init__.py" if (path / "__init__.py").is_file() else path.with_suffix(".py")
-        files.append((source.relative_to(root.parent).as_posix(), source.read_bytes()))
+        source = _module_file(name)
+        assert source is not None
+        files.append((source.relative_to(package_dir().parent).as_posix(), source.read_bytes()))
     files += [("run_shard.py", RUN_SHARD.encode()), ("requirements.txt", LOCK.read_bytes())]
     return files
 
 
 def write_loadgen(out: Path) -> dict[str, str]:
+    """`out/loadgen`, replacing an earlier build there (anything else there is refused, as for the apps)."""
     folder = out / FOLDER
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    _prepare(folder)
     return write_files(folder, loadgen_files())
 
 
@@ -107,7 +104,8 @@ def job_yaml(settings: Settings, shards: int = DEFAULT_SHARDS) -> tuple[list[str
         "      max_concurrent_runs: 1",
         "      parameters:",
     ]
-    for name, default in (("devices", "40000"), ("seed", "1"), ("interval_ms", str(settings.stream_interval_ms)),
+    devices = str(min(MAX_FLEET_DEVICES, MAX_DEVICES * shards))  # each shard at most what one process runs
+    for name, default in (("devices", devices), ("seed", "1"), ("interval_ms", str(settings.stream_interval_ms)),
                           ("duration_s", "600"), ("streams", "auto")):  # fmt: skip
         resources += [f"        - name: {_q(name)}", f"          default: {_q(default)}"]
     resources += ["      tasks:"]
