@@ -25,8 +25,8 @@ from zerostream_desktop.core.settings import SettingsError
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(paths.PRIVATE_UMASK)
     os.environ.setdefault("RUST_LOG", "warn")
-    parser = argparse.ArgumentParser(prog="zerostream-shard", description="One shard of a ZeroStream fleet.")
-    parser.add_argument("--data-dir", metavar="DIR", help="spool and logs (default: the user data folder)")
+    parser = argparse.ArgumentParser(prog="zerostream-shard", description="One shard of a ZeroStream fleet "
+                                     "(spool and logs in ZEROSTREAM_DATA_DIR).")  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     stream_cmd.register(sub)
     args = parser.parse_args(["stream", *(argv if argv is not None else sys.argv[1:])])
