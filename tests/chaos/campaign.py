@@ -160,13 +160,16 @@ class Campaign:
 
     def spool_left(self) -> tuple[int, int]:
         """Records waiting and dead letters over every spool file."""
-        import sqlite3
+        from zerostream_desktop.core.ingest.spool import Spool
 
         waiting = dead = 0
         for path in (self.data_dir / "spool").glob("*.sqlite"):
-            with sqlite3.connect(path) as db:
-                waiting += int(db.execute("SELECT count(*) FROM records").fetchone()[0])
-                dead += int(db.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+            spool = Spool(path)
+            try:
+                waiting += spool.depth
+                dead += spool.dead_letter_count()
+            finally:
+                spool.close()
         return waiting, dead
 
     def run_cycle(self, number: int, fault: str, rng: random.Random, seconds: float = 5.0, devices: int = 150) -> Cycle:

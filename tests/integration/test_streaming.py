@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -51,16 +50,19 @@ def summary_of(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, 
 def spool_ids(data_dir: Path) -> set[str]:
     ids: set[str] = set()
     for path in (data_dir / "spool").glob("*.sqlite"):
-        with sqlite3.connect(path) as db:
-            ids.update(row[0] for row in db.execute("SELECT event_id FROM records"))
+        spool = Spool(path)
+        ids.update(spool.waiting().event_ids)
+        spool.close()
     return ids
 
 
 def spool_depth(data_dir: Path) -> int:
-    return sum(
-        sqlite3.connect(p).execute("SELECT count(*) FROM records").fetchone()[0]
-        for p in (data_dir / "spool").glob("*.sqlite")
-    )
+    total = 0
+    for path in (data_dir / "spool").glob("*.sqlite"):
+        spool = Spool(path)
+        total += spool.depth
+        spool.close()
+    return total
 
 
 def test_every_generated_event_lands_in_the_table(tmp_path: Path):

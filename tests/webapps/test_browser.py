@@ -158,12 +158,12 @@ def test_faults_set_on_the_simulator_page_show_in_the_dashboards_data_quality(se
     chrome.find_element(By.ID, "faults").send_keys("jump=0.05,dup=0.1,<b>x")
     chrome.find_element(By.ID, "apply-faults").click()
     wait_for(lambda: "unknown kind" in chrome.find_element(By.ID, "error").text or "write kind" in
-             chrome.find_element(By.ID, "error").text, 10)  # fmt: skip
+             chrome.find_element(By.ID, "error").text, 30)  # fmt: skip
     field = chrome.find_element(By.ID, "faults")
     field.clear()
     field.send_keys("jump=0.05,dup=0.1")
     chrome.find_element(By.ID, "apply-faults").click()
-    wait_for(lambda: chrome.find_element(By.ID, "faults-state").text.startswith("jump=0.05,dup=0.1"), 10)
+    wait_for(lambda: chrome.find_element(By.ID, "faults-state").text.startswith("jump=0.05,dup=0.1"), 30)
     chrome.find_element(By.ID, "start").click()
     wait_for(lambda: "dup" in chrome.find_element(By.ID, "faults-state").text, 30)
     wait_for(lambda: js(chrome, "window.zsMobile.state.acknowledged") > 300, 60)

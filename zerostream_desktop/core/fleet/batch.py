@@ -73,7 +73,8 @@ class EventBatch:
         )  # fmt: skip
 
     def event_ids(self) -> list[str]:
-        return [bytes(row).decode("ascii") for row in self.event_id] if len(self) else []
+        text = np.ascontiguousarray(self.event_id).tobytes().decode("ascii")
+        return [text[i : i + 36] for i in range(0, len(text), 36)]
 
     def connection_ids(self) -> list[str]:
         ids = self.identities.connection_ids

@@ -28,7 +28,7 @@ import numpy as np
 
 from zerostream_desktop.core import encoding, schema
 from zerostream_desktop.core.fleet import EventBatch
-from zerostream_desktop.core.ingest.spool import Spool, SpooledRecord, SpoolFullError, SpoolWriteError
+from zerostream_desktop.core.ingest.spool import Spool, SpooledRecords, SpoolFullError, SpoolWriteError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class _RecordsRejected(Exception):
 @dataclass
 class _InFlight:
     offset: int
-    records: list[SpooledRecord]
+    records: SpooledRecords
     sent_at: float
 
 
@@ -179,7 +179,8 @@ class Streamer:
         payloads = (
             [t.encode("utf-8") for t in encoding.encode_json(batch)] if self.json_mode else encoding.encode_proto(batch)
         )
-        self.spool.append(batch.event_ids(), batch.connection_ids(), payloads, timeout=timeout)
+        ids, devices = batch.event_ids(), batch.connection_ids()
+        self.spool.append(ids, devices, payloads, timeout=timeout, batch_size=self.batch_size)
         with self._count_lock:
             self.stats.generated += len(batch)
         if self.on_spooled is not None:
@@ -319,11 +320,11 @@ class Streamer:
             if task is not stopped and not task.cancelled() and task.exception():
                 raise task.exception()  # type: ignore[misc]
 
-    def _payloads(self, records: list[SpooledRecord]) -> list[Any]:
+    def _payloads(self, records: SpooledRecords) -> list[Any]:
         """The records as sent now: stamped with this send's time (`ingested_at`; ZeroBus fills no column)."""
         if self.json_mode:
-            return encoding.stamp_sent([r.payload.decode("utf-8") for r in records])
-        return encoding.stamp_sent([r.payload for r in records])
+            return encoding.stamp_sent([p.decode("utf-8") for p in records.payloads])
+        return encoding.stamp_sent(records.payloads)
 
     async def _pump(self, stream: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -332,7 +333,7 @@ class Streamer:
                 self._progress.clear()
                 await self._progress.wait()
                 continue
-            records = await loop.run_in_executor(None, self.spool.read_after, self._cursor, self.batch_size)
+            records = await loop.run_in_executor(None, self.spool.read_after, self._cursor, self.batch_size, True)
             if not records:
                 self._data.clear()
                 with contextlib.suppress(TimeoutError):
@@ -343,7 +344,7 @@ class Streamer:
             except Exception as exc:
                 raise _classify(exc) from exc
             self._in_flight.append(_InFlight(offset, records, time.perf_counter()))
-            self._cursor = records[-1].id
+            self._cursor = records.last_id
             self.stats.sent += len(records)
             self._progress.set()
 
@@ -361,18 +362,18 @@ class Streamer:
                 raise _classify(exc) from exc
             self._in_flight.popleft()
             try:
-                await loop.run_in_executor(None, self.spool.acknowledge, batch.records[-1].id)
+                await loop.run_in_executor(None, self.spool.acknowledge, batch.records.last_id)
             except sqlite3.OperationalError as exc:  # a full disk: they go with the next acknowledgement that can
                 log.warning("could not remove acknowledged records from the spool (%s); they are removed later", exc)
             self._record_ack(batch.records, batch.sent_at)
             self._progress.set()
 
-    def _record_ack(self, records: list[SpooledRecord], sent_at: float) -> None:
+    def _record_ack(self, records: SpooledRecords, sent_at: float) -> None:
         s = self.stats
         s.acked += len(records)
         stamp = encoding.stamp_chars() if self.json_mode else encoding.stamp_bytes()
-        s.bytes_acked += sum(len(r.payload) for r in records) + stamp * len(records)
-        s.per_device.update(r.device for r in records)
+        s.bytes_acked += records.size_bytes + stamp * len(records)
+        s.per_device.update(records.devices)
         s.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
         s.last_progress = time.monotonic()
 
@@ -387,7 +388,7 @@ class Streamer:
         await self._probe(window)
         self._in_flight.clear()
 
-    async def _probe(self, records: list[SpooledRecord]) -> None:
+    async def _probe(self, records: SpooledRecords) -> None:
         loop = asyncio.get_running_loop()
         stream = await self._create_stream()
         try:
@@ -407,7 +408,7 @@ class Streamer:
             await self._probe(records[half:])
             return
         await self._close_quietly(stream)
-        await loop.run_in_executor(None, self.spool.acknowledge, records[-1].id)
+        await loop.run_in_executor(None, self.spool.acknowledge, records.last_id)
         self._record_ack(records, time.perf_counter())
 
     async def _close_quietly(self, stream: Any) -> None:
