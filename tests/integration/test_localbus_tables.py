@@ -58,6 +58,39 @@ def test_upkeep_compacts_checkpoints_and_keeps_every_row(tmp_path: Path):
     assert sorted(table["event_id"].to_pylist()) == sorted(data["event_id"].to_pylist() * 2)
 
 
+def test_commits_are_acknowledged_while_a_long_compaction_runs(tmp_path: Path, monkeypatch):
+    from deltalake.table import TableOptimizer
+
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    compacting, compact = [], TableOptimizer.compact
+
+    def slow_compact(self, *args, **kwargs):  # a busy table's compaction takes seconds
+        compacting.append(time.monotonic())
+        time.sleep(4)
+        return compact(self, *args, **kwargs)
+
+    monkeypatch.setattr(TableOptimizer, "compact", slow_compact)
+    writer = GroupCommitWriter(catalog, WriterConfig(flush_records=1, flush_ms=0, compact_every_commits=3))
+    data = rows(10)
+    for i in range(3):
+        writer.submit(TABLE, data.slice(i, 1)).result(10)
+    deadline = time.monotonic() + 5
+    while not compacting and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert compacting, "no compaction was started after 3 commits"
+    took = []
+    for i in range(3, 8):  # acknowledged at once, the compaction still running
+        start = time.monotonic()
+        writer.submit(TABLE, data.slice(i, 1)).result(10)
+        took.append(time.monotonic() - start)
+    assert time.monotonic() - compacting[0] < 4 and max(took) < 1.0, took
+    writer.close()  # waits for the compaction: both it and the appends made meanwhile stand
+    assert catalog.describe(TABLE).rows == 8
+    table = catalog.open(TABLE).to_pyarrow_table()
+    assert sorted(table["event_id"].to_pylist()) == sorted(data.slice(0, 8)["event_id"].to_pylist())
+
+
 def test_creating_twice_never_replaces_a_table(tmp_path: Path):
     catalog = TableCatalog(tmp_path)
     assert catalog.create_sensor_table(TABLE)

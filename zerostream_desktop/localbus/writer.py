@@ -3,12 +3,16 @@
 Streams submit decoded batches and get a future back. The writer collects submissions until it
 holds `flush_records` rows or the oldest has waited `flush_ms`, appends everything for a table in
 one Delta commit (the rows exactly as the records carried them: the service fills no column), and
-only then resolves the futures. Table upkeep (compaction, checkpoints, vacuum, log cleanup) runs in the same thread
-between commits, since delta-rs compaction from a second writer can fail its commit.
+only then resolves the futures. Table upkeep (compaction, checkpoints, vacuum, log cleanup, retention)
+runs beside it on a thread of its own with its own table handles, asked for every so many commits:
+a compaction of a busy table takes seconds, and in the writer thread it held back every commit and
+acknowledgement meanwhile. delta-rs reconciles the two: an append rewrites no file, so a compaction
+and the appends committed while it ran both stand (an upkeep step that fails is tried again later).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import logging
@@ -73,6 +77,83 @@ class _TableState:
     retention_at: float = 0.0  # monotonic time of the last retention pass
 
 
+_UPKEEP_ORDER = ("compact", "checkpoint", "retention", "vacuum")
+
+
+class _Upkeep:
+    """Runs the upkeep the writer asks for, one table step at a time, on its own thread and handles."""
+
+    def __init__(self, catalog: TableCatalog, config: WriterConfig) -> None:
+        self.catalog = catalog
+        self.config = config
+        self._queue: queue.Queue[tuple[str, frozenset[str]] | None] = queue.Queue()
+        self._handles: dict[str, DeltaTable] = {}
+        self._thread = threading.Thread(target=self._run, name="localbus-upkeep", daemon=True)
+        self._thread.start()
+
+    def ask(self, table: str, steps: frozenset[str]) -> None:
+        self._queue.put((table, steps))
+
+    def close(self, timeout: float) -> None:
+        """Finish what was asked for, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            asked: dict[str, set[str]] = {}
+            item = self._queue.get()
+            while item is not None:  # what waits is merged: a step asked twice meanwhile runs once
+                asked.setdefault(item[0], set()).update(item[1])
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            stopping = item is None
+            for table, steps in asked.items():
+                self._steps(table, steps)
+
+    def _steps(self, table: str, steps: set[str]) -> None:
+        cfg = self.config
+        try:
+            handle = self._handles.get(table)
+            if handle is None:
+                handle = self._handles[table] = self.catalog.open(table)
+            else:
+                handle.update_incremental()
+        except Exception:
+            log.exception("table upkeep of %s: cannot open the table; will retry later", table)
+            return
+        for step in (s for s in _UPKEEP_ORDER if s in steps):
+            try:
+                if step == "compact":
+                    started = time.monotonic()
+                    # One task: the appends share delta-rs's worker threads (one per core) with the compaction,
+                    # and a compaction on all of them held every append (and acknowledgement) back for seconds.
+                    metrics = handle.optimize.compact(max_concurrent_tasks=1)
+                    metrics["seconds"] = round(time.monotonic() - started, 2)
+                    log.info(
+                        "compacted %s: %s",
+                        table,
+                        {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved", "seconds")},
+                    )
+                elif step == "checkpoint":
+                    handle.create_checkpoint()
+                    handle.cleanup_metadata()
+                elif step == "retention":
+                    apply_retention(handle, table, cfg.retention_days)
+                else:
+                    removed = handle.vacuum(
+                        retention_hours=cfg.vacuum_retention_hours, enforce_retention_duration=False, dry_run=False
+                    )
+                    log.info("vacuumed %s: %d files removed", table, len(removed))
+            except Exception:  # upkeep must never stop ingestion
+                log.exception("table upkeep of %s (%s) failed; will retry later", table, step)
+                with contextlib.suppress(Exception):
+                    handle.update_incremental()
+
+
 class WriterClosedError(RuntimeError):
     pass
 
@@ -91,6 +172,7 @@ class GroupCommitWriter:
         self._arrived = 0
         self._rate_at = time.monotonic()
         self._disk_full = _disk_full_window()  # the fault campaign's full disk, where a real one surfaces
+        self._upkeeper = _Upkeep(catalog, self.config)
         self._thread = threading.Thread(target=self._run, name="localbus-writer", daemon=True)
         self._thread.start()
 
@@ -103,11 +185,13 @@ class GroupCommitWriter:
         return sub.future
 
     def close(self, timeout: float = 30.0) -> None:
-        """Commit everything already submitted, then stop."""
+        """Commit everything already submitted, finish the upkeep asked for, then stop."""
         if not self._closed.is_set():
             self._closed.set()
             self._queue.put(None)
+        started = time.monotonic()
         self._thread.join(timeout)
+        self._upkeeper.close(max(1.0, timeout - (time.monotonic() - started)))
 
     def _commit_size(self) -> tuple[int, float]:
         """Rows a commit waits for and how long its oldest rows may wait: small and quick when the
@@ -208,26 +292,20 @@ class GroupCommitWriter:
         return version
 
     def _upkeep(self, table: str, state: _TableState) -> None:
+        """Ask the upkeep thread for what is due after this commit."""
         cfg = self.config
-        try:
-            if state.commits % cfg.compact_every_commits == 0:
-                metrics = state.handle.optimize.compact()
-                log.info("compacted %s: %s", table, {k: metrics.get(k) for k in ("numFilesAdded", "numFilesRemoved")})
-            if state.commits % cfg.checkpoint_every_commits == 0:
-                state.handle.create_checkpoint()
-                state.handle.cleanup_metadata()
-            if cfg.retention_days and time.monotonic() - state.retention_at >= cfg.retention_every_s:
-                state.retention_at = time.monotonic()
-                apply_retention(state.handle, table, cfg.retention_days)
-            if state.commits % cfg.vacuum_every_commits == 0:
-                removed = state.handle.vacuum(
-                    retention_hours=cfg.vacuum_retention_hours,
-                    enforce_retention_duration=False,
-                    dry_run=False,
-                )
-                log.info("vacuumed %s: %d files removed", table, len(removed))
-        except Exception:  # upkeep must never stop ingestion
-            log.exception("table upkeep of %s failed; will retry later", table)
+        steps = set()
+        if state.commits % cfg.compact_every_commits == 0:
+            steps.add("compact")
+        if state.commits % cfg.checkpoint_every_commits == 0:
+            steps.add("checkpoint")
+        if cfg.retention_days and time.monotonic() - state.retention_at >= cfg.retention_every_s:
+            state.retention_at = time.monotonic()
+            steps.add("retention")
+        if state.commits % cfg.vacuum_every_commits == 0:
+            steps.add("vacuum")
+        if steps:
+            self._upkeeper.ask(table, frozenset(steps))
 
 
 def apply_retention(handle: DeltaTable, table: str, days: int) -> int:
