@@ -9,11 +9,11 @@ off" keeps the spool in memory (no disk, no fsync): the ratio shows the cost of 
 
 `--saturation` instead raises the offered rate (10,000 devices, shorter and shorter intervals, spool
 on) through the path `zerostream stream` takes (the fleet pump on the device clock, as many streams
-as the rate needs, each with its own spool) until the acknowledgements fall behind (acknowledged <
-95% of offered, or ack p95 or time to table p95 > 1 s), prints the highest rate sustained, and where
-the CPU went at each rate: in the producer (the fleet, the encoding, the spool's SQLite work, the
-bench's own table reader, the rest: the SDK and the streamer) and in localbus (Delta's writer
-threads, the rest: gRPC and decoding), as shares of one core.
+as the rate needs, each with its own spool) until the acknowledgements fall behind at two rates in a
+row (acknowledged < 95% of offered, or ack p95 or time to table p95 > 1 s), prints the highest rate
+sustained, and where the CPU went at each rate: in the producer (the fleet, the encoding, the
+spool's SQLite work, the bench's own table reader, the rest: the SDK and the streamer) and in
+localbus (Delta's writer threads, the rest: gRPC and decoding), as shares of one core.
 
     PYTHONPATH=. .venv/bin/python bench/bench_stream.py --saturation [--seconds 10]
 """
@@ -114,7 +114,7 @@ async def drive_pump(group: StreamGroup, devices: int, interval_ms: int, seconds
 
 
 SATURATION_DEVICES = 10_000
-SATURATION_INTERVALS_MS = (1000, 500, 250, 170, 125, 100)  # 10k ... 100k events/s offered
+SATURATION_INTERVALS_MS = (1000, 500, 250, 200, 167, 143, 125, 100)  # 10k ... 100k events/s offered
 
 
 class CpuMeter:
@@ -177,7 +177,7 @@ def saturation(bus: LocalBusProcess, data_dir: Path, seconds: float, figures: Re
     print(f"{'offered/s':>10} {'streams':>7} {'acked/s':>9} {'ack p95':>8} {'table p95':>10} {'ok':>3}  "
           f"producer: {'fleet':>6} {'encode':>7} {'spool':>6} {'watcher':>8} {'rest':>5}  "
           f"localbus: {'delta':>6} {'rest':>5}")  # fmt: skip
-    best = 0.0
+    best, missed = 0.0, 0
     for interval in SATURATION_INTERVALS_MS:
         offered = SATURATION_DEVICES * 1000 / interval
         meter = CpuMeter()
@@ -200,7 +200,8 @@ def saturation(bus: LocalBusProcess, data_dir: Path, seconds: float, figures: Re
               f"{bus_s / wall:>8.0%}: {delta_s / wall:>6.0%} {(bus_s - delta_s) / wall:>5.0%}")  # fmt: skip
         figures.add(f"stream saturation, {offered:,.0f}/s offered: acknowledged", r["rate"], "events/s",
                     ("offered", offered))  # fmt: skip
-        if not ok:
+        missed = 0 if ok else missed + 1
+        if missed == 2:  # two rates in a row not sustained (one alone may be the shared machine's noise)
             break
     print(f"highest rate sustained: {best:,.0f} events/s")
     figures.add("stream saturation: highest rate sustained (spool on)", best, "events/s", ("aim", 100_000))
