@@ -27,7 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -213,33 +213,8 @@ def run_group(data_dir: Path, endpoint: str, devices: int, interval_ms: int, sec
     spools = [MeteredSpool(data_dir / "spool" / f"sat-{devices}-{interval_ms}-{i}.sqlite") for i in range(n)]
     target = Target("local", endpoint, TABLE, "http://127.0.0.1:9", bearer_token=TOKEN)
     group = StreamGroup([Streamer(target, spool) for spool in spools])
-    watcher = TableWatcher(data_dir)
-    watcher.poll = meter.wrap("watcher", watcher.poll)  # type: ignore[method-assign]
-    watcher.start()
-    original = encoding.encode_proto
-    encoding.encode_proto = meter.wrap("encode", original)
-    for spool in spools:
-        spool.meter = meter
-    try:
-        elapsed = asyncio.run(drive_pump(group, devices, interval_ms, seconds, meter))
-    finally:
-        encoding.encode_proto = original
-    time.sleep(0.3)
-    watcher.stop.set()
-    watcher.join()
-    for spool in spools:
-        spool.close()
-    s = group.stats
-    tt = np.array(watcher.delays_s) if watcher.delays_s else np.array([np.nan])
-    return {
-        "streams": n,
-        "rate": s.acked / elapsed,
-        "ack50": s.latency(50),
-        "ack95": s.latency(95),
-        "tt50": float(np.percentile(tt, 50)),
-        "tt95": float(np.percentile(tt, 95)),
-        "lost": s.generated - s.acked,
-    }
+    figures = measured(data_dir, group, spools, meter, lambda: drive_pump(group, devices, interval_ms, seconds, meter))
+    return {"streams": n, **figures}
 
 
 def run_once(
@@ -248,23 +223,32 @@ def run_once(
 ) -> dict:  # fmt: skip
     spool_path = data_dir / "spool" / f"bench-{devices}-{interval_ms}.sqlite" if durable else Path(":memory:")
     spool = MeteredSpool(spool_path)
-    spool.meter = meter
     streamer = Streamer(Target("local", endpoint, TABLE, "http://127.0.0.1:9", bearer_token=TOKEN), spool)
+    return measured(data_dir, streamer, [spool], meter, lambda: drive(streamer, devices, interval_ms, seconds, meter))
+
+
+def measured(
+    data_dir: Path, streamer: Streamer | StreamGroup, spools: list[MeteredSpool], meter: CpuMeter | None,
+    run: Callable[[], Coroutine[Any, Any, float]],
+) -> dict:  # fmt: skip
+    """Run `run()` (it returns the seconds taken) with a reader timing each event's arrival in the table."""
     watcher = TableWatcher(data_dir)
-    if meter is not None:  # the bench's own reader of the table (time to table), apart from the pipeline
-        watcher.poll = meter.wrap("watcher", watcher.poll)  # type: ignore[method-assign]
-    watcher.start()
     original = encoding.encode_proto
-    if meter is not None:  # the streamer encodes through the module: measured where it is called
-        encoding.encode_proto = meter.wrap("encode", original)
+    if meter is not None:  # the bench's own reader of the table (time to table) apart from the pipeline, and
+        watcher.poll = meter.wrap("watcher", watcher.poll)  # type: ignore[method-assign]
+        encoding.encode_proto = meter.wrap("encode", original)  # the encoding, measured where it is called
+        for spool in spools:
+            spool.meter = meter
+    watcher.start()
     try:
-        elapsed = asyncio.run(drive(streamer, devices, interval_ms, seconds, meter))
+        elapsed = asyncio.run(run())
     finally:
         encoding.encode_proto = original
     time.sleep(0.3)
     watcher.stop.set()
     watcher.join()
-    spool.close()
+    for spool in spools:
+        spool.close()
     s = streamer.stats
     tt = np.array(watcher.delays_s) if watcher.delays_s else np.array([np.nan])
     return {

@@ -255,18 +255,11 @@ class Spool:
         """A spool of an earlier version (a row per record): its records become batches, in order."""
         rows = self._db.execute("SELECT event_id, device, payload, created_us FROM records ORDER BY id").fetchall()
         top = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
-        cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as cur:
             cur.execute("DELETE FROM next_record")
             cur.execute("INSERT INTO next_record VALUES (?)", ((int(top[0]) if top else 0) + 1,))
-            for i in range(0, len(rows), 10_000):
-                self._insert(cur, [(str(e), str(d), bytes(p), int(c)) for e, d, p, c in rows[i : i + 10_000]])
+            self._insert_rows(cur, [(str(e), str(d), bytes(p), int(c)) for e, d, p, c in rows])
             cur.execute("DROP TABLE records")
-            cur.execute("COMMIT")
-        except BaseException:
-            _rollback(cur)
-            raise
         if rows:
             log.info("the spool %s was of an earlier version: its %d records were kept", self.path, len(rows))
 
@@ -306,11 +299,27 @@ class Spool:
         cur.execute("INSERT INTO next_record VALUES (1)")
         return 1
 
-    def _insert(self, cur: sqlite3.Cursor, rows: Sequence[_Row]) -> int:
-        """Store rows as one batch inside the caller's transaction (same spooled time: the first's)."""
-        if not rows:
-            return self._next_id(cur)
-        return self._insert_columns(cur, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], rows[0][3])
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction (callers hold the lock, or are opening the spool); rolled back on error."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            _rollback(cur)
+            raise
+
+    def _insert_rows(self, cur: sqlite3.Cursor, rows: Sequence[_Row]) -> None:
+        """Store rows (salvaged, moved, or retried) inside the caller's transaction, in order: a batch per run
+        of up to 10,000 with the same spooled time, so each record keeps its own."""
+        start = 0
+        for i in range(1, len(rows) + 1):
+            if i == len(rows) or i - start == 10_000 or rows[i][3] != rows[start][3]:
+                run = rows[start:i]
+                self._insert_columns(cur, [r[0] for r in run], [r[1] for r in run], [r[2] for r in run], run[0][3])
+                start = i
 
     def _insert_columns(
         self, cur: sqlite3.Cursor, event_ids: Sequence[str], devices: Sequence[str], payloads: Sequence[bytes],
@@ -367,17 +376,10 @@ class Spool:
             return range(first, first + n)
 
     def _store_rows(self, rows: Sequence[_Row]) -> None:
-        """Append rows (salvaged or moved from elsewhere) in batches of 10,000, in one transaction."""
+        """Append rows (salvaged from a damaged file) in one transaction."""
         with self._room:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for i in range(0, len(rows), 10_000):
-                    self._insert(cur, rows[i : i + 10_000])
-                cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
+            with self._transaction() as cur:
+                self._insert_rows(cur, rows)
             self._count()
 
     def read_after(self, after_id: int, limit: int, whole_batches: bool = False) -> SpooledRecords:
@@ -415,9 +417,7 @@ class Spool:
     def acknowledge(self, up_to_id: int) -> int:
         """Delete every record with id <= `up_to_id`; returns how many went."""
         with self._room:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as cur:
                 gone = cur.execute(
                     "DELETE FROM batches WHERE first_id <= ? AND first_id + n - 1 <= ? RETURNING n - skip, size",
                     (up_to_id, up_to_id),
@@ -435,10 +435,6 @@ class Spool:
                     cur.execute("UPDATE batches SET skip = ?, size = ? WHERE first_id = ?", (new_skip, new_left, first))
                     removed += new_skip - skip
                     size += int(left) - new_left
-                cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
             self._depth -= removed
             self._bytes -= size
             self._room.notify_all()
@@ -457,9 +453,7 @@ class Spool:
             records = SpooledRecords.of_row(*row)
             at = record_id - first - skip
             bad = records[at]
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as cur:
                 cur.execute(
                     "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) VALUES (?, ?, ?, ?)",
                     (bad.event_id, bad.payload, reason, time.time_ns() // 1000),
@@ -468,10 +462,6 @@ class Spool:
                 for part in (records[:at], records[at + 1 :]):  # the records around it keep their ids
                     if part:
                         self._insert_part(cur, part)
-                cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
             self._depth -= 1
             self._bytes -= len(bad.payload)
             self._room.notify_all()
@@ -508,16 +498,9 @@ class Spool:
         """Put every dead letter back among the waiting records (sent again, after the others)."""
         with self._room:
             rows = self._db.execute("SELECT event_id, payload, failed_at_us FROM dead_letters ORDER BY id").fetchall()
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for i in range(0, len(rows), 10_000):
-                    self._insert(cur, [(str(e), "", bytes(p), int(t)) for e, p, t in rows[i : i + 10_000]])
+            with self._transaction() as cur:
+                self._insert_rows(cur, [(str(e), "", bytes(p), int(t)) for e, p, t in rows])
                 cur.execute("DELETE FROM dead_letters")
-                cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
             self._count()
             self._room.notify_all()
         return len(rows)
@@ -544,29 +527,11 @@ class Spool:
         finally:
             source.close()
         with self._room:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for i in range(0, len(rows), 10_000):
-                    part = rows[i : i + 10_000]
-                    stamps = [r[3] for r in part]
-                    if len(set(stamps)) == 1:
-                        self._insert(cur, part)
-                    else:  # keep each record's spooled time: one batch per run of the same time
-                        run: list[_Row] = []
-                        for r in part:
-                            if run and r[3] != run[0][3]:
-                                self._insert(cur, run)
-                                run = []
-                            run.append(r)
-                        self._insert(cur, run)
+            with self._transaction() as cur:
+                self._insert_rows(cur, rows)
                 cur.executemany(
                     "INSERT INTO dead_letters (event_id, payload, reason, failed_at_us) VALUES (?, ?, ?, ?)", letters
                 )
-                cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
             self._count()
             self._room.notify_all()
         return len(rows)
