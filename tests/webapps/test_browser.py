@@ -157,8 +157,11 @@ def test_faults_set_on_the_simulator_page_show_in_the_dashboards_data_quality(se
     wait_for(lambda: js(chrome, "window.zsMobile.link") == "live", 30)
     chrome.find_element(By.ID, "faults").send_keys("jump=0.05,dup=0.1,<b>x")
     chrome.find_element(By.ID, "apply-faults").click()
-    wait_for(lambda: "unknown kind" in chrome.find_element(By.ID, "error").text or "write kind" in
-             chrome.find_element(By.ID, "error").text, 30)  # fmt: skip
+    refused = lambda: ("unknown kind" in chrome.find_element(By.ID, "error").text  # noqa: E731
+                       or "write kind" in chrome.find_element(By.ID, "error").text)  # fmt: skip
+    wait_for(refused, 30)
+    time.sleep(2.5)  # the state pushed meanwhile (every second) leaves the reason on the page
+    assert refused() and chrome.find_element(By.ID, "error").is_displayed()
     field = chrome.find_element(By.ID, "faults")
     field.clear()
     field.send_keys("jump=0.05,dup=0.1")

@@ -17,8 +17,7 @@ function showState(s) {
   $("stream-state").textContent = `${what} · ${s.stream}`;
   const a = s.last_action;
   $("action").textContent = a ? `(${a.what} by ${a.by}, ${zs.ago(a.at_ms)})` : "";
-  $("error").hidden = !s.error;
-  $("error").textContent = s.error || "";
+  showError(sim.actionError || s.error);
   for (const k of ["published", "acknowledged", "generated", "in_flight", "spool_depth"]) $(k).textContent = zs.number(s[k]);
   $("ack_p95").textContent = s.ack_p95_ms === null ? "–" : `${zs.number(s.ack_p95_ms)} ms`;
   $("target").textContent = s.endpoint ? `ZeroBus endpoint ${s.endpoint}` : "";
@@ -91,12 +90,21 @@ function select(index) {
   for (const tr of $("devices").children) tr.classList.toggle("selected", Number(tr.dataset.index) === index);
 }
 
+function showError(message) {
+  $("error").hidden = !message;
+  $("error").textContent = message || "";
+}
+
+// A refused action's reason stays until the next action succeeds: the state pushed every second
+// (whose own error is the stream's) must not wipe it before it is read.
 async function post(path, body) {
   try {
-    showState(await zs.api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined }));
+    const state = await zs.api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+    sim.actionError = null;
+    showState(state);
   } catch (err) {
-    $("error").hidden = false;
-    $("error").textContent = err.message;
+    sim.actionError = err.message;
+    showError(err.message);
   }
 }
 
