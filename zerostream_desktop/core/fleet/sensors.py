@@ -119,5 +119,8 @@ def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def nearest_tower_km(lat: np.ndarray, lon: np.ndarray, towers: np.ndarray) -> np.ndarray:
-    cos_angle = (unit_vectors(lat, lon) @ towers).max(axis=1)
+    # einsum, not `@`: a matrix product goes to OpenBLAS, whose threads (one per core) then spin for a while
+    # after each call; ticking ten times a second, they took most of a 2-core machine (measured: 3.6 s of CPU
+    # in 3.8 s for 10,000 devices, against 1.2 s this way, as fast)
+    cos_angle = np.einsum("ij,jk->ik", unit_vectors(lat, lon), towers).max(axis=1)
     return np.asarray(np.arccos(np.clip(cos_angle, -1.0, 1.0)) * EARTH_RADIUS_M / 1000.0, dtype=np.float64)
