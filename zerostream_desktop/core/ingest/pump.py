@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from zerostream_desktop.core.fleet import DeviceClock, Fleet, LoadShape
 from zerostream_desktop.core.fleet.fleet import CATCH_UP_S
@@ -36,6 +36,7 @@ class FleetPump:
         self.tick_s = tick_s
         self.throttled_ticks = 0
         self._executor = executor
+        self._stores = ThreadPoolExecutor(1, thread_name_prefix="fleet-store")  # one: batches stored in order
         self._lock = asyncio.Lock()  # a tick and a change of the fleet (Apply) never interleave
         self.load: ShapeFollower | None = None
 
@@ -51,22 +52,36 @@ class FleetPump:
     async def run(self, until: Callable[[], bool] = lambda: False, stop_on_pause: bool = True) -> None:
         """Tick until `until()` is true, or streaming pauses (wrong credentials, a missing table) if asked.
 
-        Without `stop_on_pause` the fleet goes on into the spool until it is full, then waits.
+        Without `stop_on_pause` the fleet goes on into the spool until it is full, then waits. Each tick's
+        events are generated while the previous tick's are still being stored (on two cores the two overlap),
+        and stored in tick order.
         """
-        while not until():
-            await asyncio.sleep(self.tick_s)
-            if stop_on_pause and self.streamer.stats.state is StreamState.PAUSED:
-                return
-            await self.tick()
+        storing: asyncio.Future[int] | None = None
+        try:
+            while not until():
+                await asyncio.sleep(self.tick_s)
+                if stop_on_pause and self.streamer.stats.state is StreamState.PAUSED:
+                    return
+                storing = await self._step(storing)
+        finally:
+            if storing is not None:
+                await storing
 
     async def tick(self) -> int:
         """One step: how many events went to the spool (0 when the fleet is stopped or throttled)."""
+        storing = await self._step(None)
+        return 0 if storing is None else await storing
+
+    async def _step(self, storing: asyncio.Future[int] | None) -> asyncio.Future[int] | None:
+        """Generate this tick's events while `storing` (the last tick's) finishes; then start storing them."""
         async with self._lock:
             loop = asyncio.get_running_loop()
             if self.streamer.held:  # the spool could not be written (a full disk): its events first
+                await _done(storing)
+                storing = None
                 await loop.run_in_executor(self._executor, self.streamer.retry_held, 1.0)
             if not self.fleet.running:
-                return 0
+                return storing
             if self.load is not None:
                 s = self.streamer.stats
                 interval = self.load.step(self.clock.elapsed(), len(self.fleet), s.generated, s.acked)
@@ -77,15 +92,21 @@ class FleetPump:
                 await self.streamer.plan_for(rate)
             if not self.streamer.has_room(max(1, len(self.fleet))):
                 self.throttled_ticks += 1  # backpressure: the fleet waits, nothing is dropped
-                return 0
+                return storing
             batch = self.fleet.advance(self.clock.schedule(), self.clock.wall(), catch_up_s=CATCH_UP_S)
+            await _done(storing)
             if not len(batch):
-                return 0
-            stored = await loop.run_in_executor(self._executor, self.streamer.submit, batch)
-        self.streamer.notify()
+                return None
+            stored = loop.run_in_executor(self._stores, self.streamer.submit, batch)
+        stored.add_done_callback(lambda _: self.streamer.notify())
         return stored
 
     async def change(self, action: Callable[[Fleet], None]) -> None:
         """Change the fleet (start, stop, a new device count) between ticks."""
         async with self._lock:
             action(self.fleet)
+
+
+async def _done(storing: asyncio.Future[int] | None) -> None:
+    if storing is not None:
+        await storing
