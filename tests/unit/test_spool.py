@@ -106,3 +106,35 @@ def test_a_spool_of_the_earlier_one_row_per_record_format_keeps_its_records(tmp_
     assert spool.size_bytes == 100 and spool.dead_letter_count() == 1 and "earlier version" in caplog.text
     assert spool.read_after(0, 100).ids == list(range(31, 51))  # numbered after every id the old spool gave
     assert spool.append(["new"], ["d"], [b"y"])[0] == 51
+
+
+@pytest.mark.parametrize("kept_in_memory", [64 << 20, 300])
+def test_what_a_sender_reads_is_what_is_on_disk_whether_or_not_it_was_kept_in_memory(
+    tmp_path, monkeypatch, kept_in_memory
+):
+    """The latest appends are read from memory (no blob read back): through partial acknowledgements, a dead
+    letter and reads from any cut, each read is what a fresh look at the file gives."""
+    import zerostream_desktop.core.ingest.spool as spool_module
+
+    monkeypatch.setattr(spool_module, "RECENT_BYTES", kept_in_memory)  # 300 bytes: only the first appends fit
+    spool = Spool(tmp_path / "s.sqlite")
+    n = 0
+    for k in range(6):
+        size = 40 + k
+        spool.append([f"e{n + i}" for i in range(size)], [f"d{(n + i) % 7}" for i in range(size)],
+                     [f"payload-{n + i}".encode() * (1 + i % 3) for i in range(size)], batch_size=16)  # fmt: skip
+        n += size
+        if k in (2, 4):
+            spool.acknowledge(spool.first_id() + 20)  # inside a batch
+        if k == 3:
+            spool.dead_letter(spool.first_id() + 5, "INVALID_ARGUMENT: bad")  # from a batch acknowledged in part
+            spool.dead_letter(n - 3, "INVALID_ARGUMENT: bad")  # from a whole one: its first part keeps its id
+    on_disk = Spool(tmp_path / "s.sqlite")
+    fields = ("ids", "event_ids", "devices", "payloads", "created_us")
+    for after in (0, 30, 45, 46, 100, 150, n - 1):
+        for limit, whole in ((10, False), (50, True), (1000, False)):
+            mine, theirs = spool.read_after(after, limit, whole), on_disk.read_after(after, limit, whole)
+            assert len(mine) > 0 or after == n - 1
+            assert [getattr(mine, f) for f in fields] == [getattr(theirs, f) for f in fields], (after, limit)
+    assert spool.acknowledge(n) > 0 and spool.depth == 0
+    assert spool.read_after(0, 100).ids == [] and spool._recent_bytes == 0  # nothing is kept past its acknowledgement

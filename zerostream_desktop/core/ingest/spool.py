@@ -30,6 +30,7 @@ import numpy as np
 from zerostream_desktop.core.paths import ensure_private_dir
 
 DEFAULT_MAX_RECORDS = 2_000_000
+RECENT_BYTES = 64 << 20  # payload bytes of the latest appends kept in memory too, so sending reads no blob back
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 _BATCH_COLUMNS = "first_id, n, skip, event_ids, devices, lengths, payloads, created_us, crc"
+_ONE_BATCH = f"SELECT {_BATCH_COLUMNS} FROM batches WHERE first_id = ?"  # noqa: S608
 _Row = tuple[str, str, bytes, int]  # event id, device, payload, spooled at (epoch microseconds)
 
 
@@ -228,6 +230,8 @@ class Spool:
         self._room = threading.Condition(self._lock)
         self._lock_file: IO[bytes] | None = None
         self.moved_aside: Path | None = None  # where a corrupt spool file went, when one was found
+        self._recent: dict[int, SpooledRecords] = {}  # this process's appends by first id, until acknowledged
+        self._recent_bytes = 0
         try:
             self._open()  # reads every batch's size: a damaged page shows here
         except (sqlite3.DatabaseError, ValueError) as exc:
@@ -292,6 +296,10 @@ class Spool:
     def has_room(self, n: int = 1) -> bool:
         return self._depth + n <= self.max_records
 
+    def _forget_recent(self) -> None:
+        self._recent.clear()
+        self._recent_bytes = 0
+
     def _next_id(self, cur: sqlite3.Cursor) -> int:
         row = cur.execute("SELECT id FROM next_record").fetchone()
         if row is not None:
@@ -300,16 +308,26 @@ class Spool:
         return 1
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        """One write transaction (callers hold the lock, or are opening the spool); rolled back on error."""
+    def _transaction(self, synced: bool = True) -> Iterator[sqlite3.Cursor]:
+        """One write transaction (callers hold the lock, or are opening the spool); rolled back on error.
+
+        Unless `synced`, its commit does not wait for the disk: it is on disk with the next synced one (the
+        log is written in order), and until then a power cut can only undo it.
+        """
         cur = self._db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        if not synced:
+            cur.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield cur
-            cur.execute("COMMIT")
-        except BaseException:
-            _rollback(cur)
-            raise
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                _rollback(cur)
+                raise
+        finally:
+            if not synced:
+                cur.execute("PRAGMA synchronous=FULL")
 
     def _insert_rows(self, cur: sqlite3.Cursor, rows: Sequence[_Row]) -> None:
         """Store rows (salvaged, moved, or retried) inside the caller's transaction, in order: a batch per run
@@ -328,11 +346,11 @@ class Spool:
         n = len(payloads)
         if len(event_ids) != n or len(devices) != n:
             raise ValueError(f"{len(event_ids)} event ids and {len(devices)} devices for {n} payloads")
-        if any("\n" in e for e in event_ids) or any("\n" in d for d in devices):
+        texts, blob = ("\n".join(event_ids), "\n".join(devices)), b"".join(payloads)
+        if n and (texts[0].count("\n") != n - 1 or texts[1].count("\n") != n - 1):
             raise ValueError("an event id or a device name holds a line break")
         first = self._next_id(cur)
         lengths = np.fromiter(map(len, payloads), dtype="<u4", count=n).tobytes()
-        texts, blob = ("\n".join(event_ids), "\n".join(devices)), b"".join(payloads)
         cur.execute(
             f"INSERT INTO batches ({_BATCH_COLUMNS}, size) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             (first, n, *texts, lengths, blob, created_us, _crc(*texts, lengths, blob), len(blob)),
@@ -358,9 +376,11 @@ class Spool:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 first = self._next_id(cur)
+                stored = []
                 for i in range(0, n, step):
                     j = i + step
-                    self._insert_columns(cur, event_ids[i:j], devices[i:j], payloads[i:j], now_us)
+                    at = self._insert_columns(cur, event_ids[i:j], devices[i:j], payloads[i:j], now_us)
+                    stored.append((at, i, j))
                 cur.execute("COMMIT")
             except sqlite3.OperationalError as exc:  # e.g. its disk is full: nothing was stored
                 _rollback(cur)
@@ -371,8 +391,17 @@ class Spool:
             except BaseException:
                 _rollback(cur)
                 raise
+            size = sum(map(len, payloads))
             self._depth += n
-            self._bytes += sum(map(len, payloads))
+            self._bytes += size
+            if self._recent_bytes + size <= RECENT_BYTES:  # else a sender far behind reads them back
+                for at, i, j in stored:
+                    part = list(payloads[i:j])
+                    ids = list(range(at, at + len(part)))
+                    self._recent[at] = SpooledRecords(
+                        ids, list(event_ids[i:j]), list(devices[i:j]), part, [now_us] * len(part)
+                    )
+                self._recent_bytes += size
             return range(first, first + n)
 
     def _store_rows(self, rows: Sequence[_Row]) -> None:
@@ -392,19 +421,26 @@ class Spool:
         with self._lock:
             start = self._db.execute("SELECT max(first_id) FROM batches WHERE first_id <= ?", (after_id,)).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE first_id >= ? ORDER BY first_id",  # noqa: S608
+                "SELECT first_id, n, skip FROM batches WHERE first_id >= ? ORDER BY first_id",
                 (start if start is not None else 0,),
             )
-            for first, n, skip, event_ids, devices, lengths, payloads, created, crc in rows:
+            for first, n, skip in rows:
                 skip = max(skip, after_id + 1 - first)
                 if skip >= n:
                     continue
                 room = limit - len(out)
                 if whole_batches and out and n - skip > room:
                     break
-                out.extend(
-                    SpooledRecords.of_row(first, n, skip, event_ids, devices, lengths, payloads, created, crc, room)
-                )
+                recent = self._recent.get(first)
+                if recent is not None:
+                    out.extend(recent[skip : min(n, skip + room)])
+                else:
+                    _, _, _, event_ids, devices, lengths, payloads, created, crc = self._db.execute(
+                        _ONE_BATCH, (first,)
+                    ).fetchone()
+                    out.extend(
+                        SpooledRecords.of_row(first, n, skip, event_ids, devices, lengths, payloads, created, crc, room)
+                    )
                 if len(out) >= limit:
                     break
         return out
@@ -417,7 +453,8 @@ class Spool:
     def acknowledge(self, up_to_id: int) -> int:
         """Delete every record with id <= `up_to_id`; returns how many went."""
         with self._room:
-            with self._transaction() as cur:
+            # not synced: a power cut that undid it would only send these records again, never lose one
+            with self._transaction(synced=False) as cur:
                 gone = cur.execute(
                     "DELETE FROM batches WHERE first_id <= ? AND first_id + n - 1 <= ? RETURNING n - skip, size",
                     (up_to_id, up_to_id),
@@ -437,6 +474,12 @@ class Spool:
                     size += int(left) - new_left
             self._depth -= removed
             self._bytes -= size
+            while self._recent:
+                first, part = next(iter(self._recent.items()))
+                if part.last_id > up_to_id:
+                    break
+                del self._recent[first]
+                self._recent_bytes -= sum(map(len, part.payloads))
             self._room.notify_all()
             return removed
 
@@ -451,6 +494,7 @@ class Spool:
                 return
             first, skip = int(row[0]), int(row[2])
             records = SpooledRecords.of_row(*row)
+            self._forget_recent()  # its batch is split in two
             at = record_id - first - skip
             bad = records[at]
             with self._transaction() as cur:
@@ -513,6 +557,7 @@ class Spool:
             gone = self._depth
             self._db.execute("DELETE FROM batches")
             self._depth, self._bytes = 0, 0
+            self._forget_recent()
             self._room.notify_all()
         return gone
 
