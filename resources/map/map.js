@@ -244,7 +244,14 @@ function parsed(value) {
 }
 
 function showDevices(columns) {
+  const previous = devices;
   devices = parsed(columns);
+  if (!devices.id) devices.id = previous.id; // the same devices as last time: the desktop sends no ids
+  if (devices.scale) { // positions sent as integers (the desktop): degrees = value / scale
+    const scale = devices.scale;
+    devices.lat = devices.lat.map((v) => v / scale);
+    devices.lon = devices.lon.map((v) => v / scale);
+  }
   drawDevices();
   if (!fittedOnce && devices.id.length && !track.id) {
     fittedOnce = true;

@@ -122,3 +122,25 @@ def test_clicking_a_device_dot_reports_it(view, qtbot):
     with qtbot.waitSignal(view.device_clicked, timeout=5_000) as clicked:
         js(qtbot, view, click)
     assert clicked.args == ["dev-7"]
+
+
+def test_devices_that_move_keep_their_ids_and_a_new_set_replaces_them(view, qtbot):
+    """Positions go as millionths of a degree, and the ids only when they change: the dots still move to
+    the right places, each clickable as itself."""
+
+    def dots(first: int, lat0: float) -> list[Client]:
+        return [Client(f"dev-{i}", None, 1, 1, T0, T0, lat0 + (i - first) * 0.01, 2.35, 50, -80, 10.0,
+                       ClientStatus.IDLE) for i in range(first, first + 10)]  # fmt: skip
+
+    view.show_devices(dots(0, 48.85))
+    qtbot.waitUntil(lambda: js(qtbot, view, "zerostream.state().devices") == 10, timeout=5_000)
+    view.show_devices(dots(0, 48.95))  # the same devices, moved north
+    qtbot.waitUntil(lambda: abs(js(qtbot, view, "devices.lat[7]") - 49.02) < 1e-6, timeout=5_000)
+    assert js(qtbot, view, "devices.id.join(',')") == ",".join(f"dev-{i}" for i in range(10))
+    click = "const p = map.latLngToContainerPoint([49.02, 2.35]); map.fire('click', {containerPoint: p}); 1"
+    with qtbot.waitSignal(view.device_clicked, timeout=5_000) as clicked:
+        js(qtbot, view, click)
+    assert clicked.args == ["dev-7"]
+    view.show_devices(dots(10, 48.95))  # other devices
+    qtbot.waitUntil(lambda: js(qtbot, view, "devices.id[0]") == "dev-10", timeout=5_000)
+    assert js(qtbot, view, "devices.id.length") == 10 and abs(js(qtbot, view, "devices.lon[3]") - 2.35) < 1e-9
