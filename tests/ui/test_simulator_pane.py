@@ -308,3 +308,28 @@ def test_a_load_shape_sets_the_interval_from_the_rate_and_says_the_stage(pane, q
     pane.apply_load("by interval")
     assert pane.load is None and pane.interval_spin.value() == 2_000 and pane.fleet.default_interval_s == 2.0
     pane.stop()
+
+
+def test_the_device_table_waits_behind_the_dashboard_and_catches_up_when_shown(qtbot):
+    """Behind the Dashboard tab the simulator's table is not redrawn every second (10,000 rows cost the UI
+    thread up to 30 ms each time); back in front it shows the devices as they are now."""
+    settings = load_settings(environ={}, search_dirs=[])
+    pane = SimulatorPane(Fleet(1, 3, interval_ms=100))
+    win = MainWindow(settings, pane)
+    qtbot.addWidget(win)
+    win.tabs.setCurrentWidget(win.dashboard)
+    pane.start()
+    qtbot.waitUntil(lambda: pane._generated > 30, timeout=5000)  # a few view refreshes' worth of ticks
+    pane._last_view = 0.0
+    pane._tick()  # a tick that refreshes the view
+
+    def table() -> list[str]:
+        return [pane.model.index(r, c).data() for r in range(3) for c in (5, 6)]
+
+    def now() -> list[str]:
+        return [f"{v:.5f}" for r in range(3) for v in (pane.fleet.state.lat[r], pane.fleet.state.lon[r])]
+
+    assert table() != now()  # still what it showed before the tab changed
+    win.tabs.setCurrentWidget(pane)
+    assert table() == now()
+    pane.stop()

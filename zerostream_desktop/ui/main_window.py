@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(simulator, "&Simulator")
         self.dashboard = dashboard or DashboardPane(settings.full_table_name)
         self.tabs.addTab(self.dashboard, "&Dashboard")
+        self.tabs.currentChanged.connect(lambda _: simulator.set_in_front(self.tabs.currentWidget() is simulator))
         self.setCentralWidget(self.tabs)
         self.log_dock = QDockWidget("Log", self)
         self.log_dock.setObjectName("log_dock")
