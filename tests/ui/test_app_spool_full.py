@@ -39,3 +39,40 @@ def test_events_wait_in_memory_and_the_status_says_why(qtbot, tmp_path, qasync_l
     finally:
         closing = qasync_loop.create_task(stream.close(timeout=1))
         qtbot.waitUntil(closing.done, timeout=30_000)
+
+
+def test_batches_reach_the_spool_in_the_order_they_were_generated(qtbot, qasync_loop):
+    """The simulator hands over a batch every tick and storing one can take longer than a tick: they still
+    go into the spool one after another, in order (with several storing threads a later batch could pass)."""
+    import random
+    import time
+
+    from zerostream_desktop.core.ingest.streams import StreamGroup
+
+    class _Lane:  # stands in for a Streamer: storing takes a random while, then the batch is in
+        held = 0
+
+        def __init__(self) -> None:
+            self.got: list[float] = []
+
+        def submit(self, batch, timeout=None) -> int:
+            time.sleep(random.uniform(0, 0.01))
+            self.got.append(float(batch.columns["event_timestamp"][0]))
+            return len(batch)
+
+        def notify(self) -> None:
+            pass
+
+    owner = QObject()
+    stream = StreamController(Background(owner, max_workers=4), owner)
+    lane = _Lane()
+    stream.streamer = StreamGroup([lane])  # type: ignore[list-item]
+    fleet = Fleet(4, 20, interval_ms=100)
+    fleet.start(1_800_000_000.0)
+    made = []
+    for k in range(1, 41):
+        batch = fleet.advance(1_800_000_000.0 + k * 0.1)
+        made.append(float(batch.columns["event_timestamp"][0]))
+        stream.submit(batch)
+    qtbot.waitUntil(lambda: len(lane.got) == len(made), timeout=10_000)
+    assert lane.got == made

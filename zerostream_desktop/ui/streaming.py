@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -79,6 +80,9 @@ class StreamController(QObject):
         self._growing: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Future[int]] = set()
+        # one thread stores the generated batches, so they reach the spool in the order they were made
+        self._stores = ThreadPoolExecutor(1, thread_name_prefix="zerostream-store")
+        self.destroyed.connect(lambda *_: self._stores.shutdown(wait=False))
         self._timer = QTimer(self)
         self._timer.setInterval(500)
         self._timer.timeout.connect(self._publish)
@@ -137,7 +141,7 @@ class StreamController(QObject):
         streamer = self.streamer
         if streamer is None or not len(batch):
             return
-        future = asyncio.get_running_loop().run_in_executor(self._background.executor, streamer.submit, batch)
+        future = asyncio.get_running_loop().run_in_executor(self._stores, streamer.submit, batch)
         self._pending.add(future)
         future.add_done_callback(self._submitted)
 
