@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -85,8 +89,6 @@ def test_the_offered_rate_counts_every_device_at_its_interval():
 
 
 def test_auto_opens_streams_as_the_offered_rate_grows_and_never_closes_one():
-    import asyncio
-
     made: list[_Lane] = []
 
     def grow() -> _Lane:
@@ -107,8 +109,6 @@ def test_auto_opens_streams_as_the_offered_rate_grows_and_never_closes_one():
 
 def test_the_pump_opens_streams_for_what_the_fleet_offers():
     """The web simulator's and `stream`'s producer loop: 2,000 devices at 100 ms offer 20,000 events/s."""
-    import asyncio
-
     from zerostream_desktop.core.fleet import DeviceClock
     from zerostream_desktop.core.ingest.pump import FleetPump
 
@@ -133,48 +133,82 @@ def test_the_latency_figures_of_several_streams_weigh_each_stream_alike():
     assert stats.latency(25) == 10.0 and stats.latency(75) == 1000.0  # half of the samples from each
 
 
-def test_the_pump_makes_the_next_events_while_the_last_are_stored_and_stores_them_in_order():
-    """Storing (encode + spool) takes most of a tick here: the fleet does not wait for it, yet every device's
-    events reach its stream in time order, and when the pump stops everything it made is stored."""
-    import asyncio
-    import threading
-    import time
+class _SlowLane(_Lane):
+    """A stream whose storing (encode + spool) takes `store_s`; `storing` is set while it does."""
 
+    def __init__(self, store_s: float) -> None:
+        from zerostream_desktop.core.ingest.streamer import StreamStats
+
+        super().__init__()
+        self.stats = StreamStats()
+        self.store_s = store_s
+        self.storing = threading.Event()
+
+    def submit(self, batch, timeout=None) -> int:
+        self.storing.set()
+        time.sleep(self.store_s)
+        self.storing.clear()
+        return super().submit(batch, timeout)
+
+
+class _CountingFleet(Fleet):
+    """Counts the events it makes (`made`, one entry a tick) and whether the lane was storing then."""
+
+    lane: _SlowLane | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.made: list[int] = []
+        self.overlapped: list[bool] = []
+
+    def advance(self, *args, **kwargs):
+        self.overlapped.append(self.lane is not None and self.lane.storing.is_set())
+        batch = super().advance(*args, **kwargs)
+        self.made.append(len(batch))
+        return batch
+
+
+def _slow_pump(store_s: float, devices: int, interval_ms: int):
     from zerostream_desktop.core.fleet import DeviceClock
     from zerostream_desktop.core.ingest.pump import FleetPump
 
-    made: list[int] = []
-    storing = threading.Event()
-    overlapped = []
-
-    from zerostream_desktop.core.ingest.streamer import StreamStats
-
-    class _SlowLane(_Lane):
-        stats = StreamStats()
-
-        def submit(self, batch, timeout=None) -> int:
-            storing.set()
-            time.sleep(0.015)
-            storing.clear()
-            return super().submit(batch, timeout)
-
-    class _Fleet(Fleet):
-        def advance(self, *args, **kwargs):
-            overlapped.append(storing.is_set())
-            batch = super().advance(*args, **kwargs)
-            made.append(len(batch))
-            return batch
-
-    lane = _SlowLane()
-    fleet = _Fleet(5, 200, interval_ms=20)
+    lane = _SlowLane(store_s)
+    fleet = _CountingFleet(5, devices, interval_ms=interval_ms)
+    fleet.lane = lane
     clock = DeviceClock()
     fleet.start(clock.schedule())
     pump = FleetPump(fleet, StreamGroup([lane]), tick_s=0.005, clock=clock)  # type: ignore[arg-type,list-item]
+    return pump, fleet, lane, clock
+
+
+def test_the_pump_makes_the_next_events_while_the_last_are_stored_and_stores_them_in_order():
+    """Storing (encode + spool) takes most of a tick here: the fleet does not wait for it, yet every device's
+    events reach its stream in time order, and when the pump stops everything it made is stored."""
+    pump, fleet, lane, clock = _slow_pump(0.015, 200, 20)
     start = clock.elapsed()
     asyncio.run(pump.run(until=lambda: clock.elapsed() - start > 1.0))
-    assert sum(made) == sum(len(b) for b in lane.got) > 0  # all stored by the time run() returns
-    assert any(overlapped)  # some ticks were generated while the previous one was being stored
+    assert sum(fleet.made) == sum(len(b) for b in lane.got) > 0  # all stored by the time run() returns
+    assert any(fleet.overlapped)  # some ticks were generated while the previous one was being stored
     times = np.concatenate([b.columns["event_timestamp"] for b in lane.got])
     devices = np.concatenate([b.device_index for b in lane.got])
     for d in np.unique(devices):
         assert np.all(np.diff(times[devices == d]) > 0)
+
+
+def test_a_change_of_the_fleet_waits_for_the_last_ticks_events_to_be_stored():
+    """Stop returns once what the fleet made is in the spool, so the counts a user then sees are final (the web
+    simulator's Stop: its test once saw one more event land after "all acknowledged")."""
+    pump, fleet, lane, _ = _slow_pump(0.05, 50, 10)  # storing outlasts the tick that started it
+
+    async def stop_while_storing() -> tuple[int, int]:
+        running = asyncio.ensure_future(pump.run())
+        while not fleet.made or not fleet.made[-1]:
+            await asyncio.sleep(0.001)
+        await pump.change(lambda f: f.stop())
+        counts = (sum(fleet.made), sum(len(b) for b in lane.got))
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        return counts
+
+    generated, stored = asyncio.run(stop_while_storing())
+    assert generated == stored > 0

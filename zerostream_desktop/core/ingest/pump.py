@@ -38,6 +38,7 @@ class FleetPump:
         self._executor = executor
         self._stores = ThreadPoolExecutor(1, thread_name_prefix="fleet-store")  # one: batches stored in order
         self._lock = asyncio.Lock()  # a tick and a change of the fleet (Apply) never interleave
+        self._storing: asyncio.Future[int] | None = None  # the latest tick's events, on their way to the spool
         self.load: ShapeFollower | None = None
 
     def follow(self, shape: LoadShape) -> None:
@@ -97,13 +98,15 @@ class FleetPump:
             await _done(storing)
             if not len(batch):
                 return None
-            stored = loop.run_in_executor(self._stores, self.streamer.submit, batch)
+            stored = self._storing = loop.run_in_executor(self._stores, self.streamer.submit, batch)
         stored.add_done_callback(lambda _: self.streamer.notify())
         return stored
 
     async def change(self, action: Callable[[Fleet], None]) -> None:
-        """Change the fleet (start, stop, a new device count) between ticks."""
+        """Change the fleet (start, stop, a new device count) between ticks, once the last tick's events are
+        stored: after a Stop, what the streamer counts as generated is final."""
         async with self._lock:
+            await _done(self._storing)
             action(self.fleet)
 
 
