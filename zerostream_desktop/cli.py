@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "zerostream_desktop.commands.verify_cmd",
     "zerostream_desktop.commands.spool_cmd",
     "zerostream_desktop.commands.setup_cmd",
+    "zerostream_desktop.commands.analytics_worker_cmd",
 )
 
 

@@ -19,6 +19,7 @@ from zerostream_desktop.core import schema
 from zerostream_desktop.core.analytics.lakebase import LakebaseAnalytics
 from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
 from zerostream_desktop.core.analytics.warehouse import WarehouseAnalytics
+from zerostream_desktop.core.analytics.worker import WorkerAnalytics
 from zerostream_desktop.localbus.tables import TableCatalog
 
 TABLE = "zerostream.sensors.sensor_stream"
@@ -191,7 +192,16 @@ def lakebase_backend(ws, server: PostgresServer, **kwargs) -> LakebaseAnalytics:
 
 
 @pytest.fixture(
-    scope="session", params=["local-incremental", "local-full", "localbus", "warehouse", "warehouse-thrift", "lakebase"]
+    scope="session",
+    params=[
+        "local-incremental",
+        "local-full",
+        "local-process",
+        "localbus",
+        "warehouse",
+        "warehouse-thrift",
+        "lakebase",
+    ],  # fmt: skip
 )
 def backend(request, rows, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
@@ -199,6 +209,8 @@ def backend(request, rows, tmp_path_factory):
         b = fed_incrementally(root, rows)
     elif request.param == "localbus":  # what localbus wrote, exactly as a service that fills no column
         b = LocalDeltaAnalytics(through_localbus(root, rows))
+    elif request.param == "local-process":  # as the desktop reads it: in a child process, over a pipe
+        b = WorkerAnalytics(local_table(root, rows, commits=7))
     elif request.param == "local-full":
         b = LocalDeltaAnalytics(local_table(root, rows, commits=7), incremental=False)
     elif request.param == "warehouse":

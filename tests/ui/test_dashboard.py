@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -67,6 +68,103 @@ def test_client_table_sorts_numbers_as_numbers_filters_and_colours_status(qtbot)
     status = pane.proxy.index(0, COL_STATUS)
     assert status.data() == "● offline"
     assert status.data(Qt.ItemDataRole.ForegroundRole) == STATUS_COLOURS[clients_for_test()[1].status]
+
+
+def varied_clients(n: int):
+    """Clients with every field varied, some missing (no name, no position, never seen since), for sorting."""
+    from zerostream_desktop.core.analytics.model import Client, ClientStatus
+
+    statuses = list(ClientStatus)
+    return [
+        Client(
+            f"id-{i:03d}",
+            None if i % 7 == 0 else f"Device {(i * 37) % n:03d}",
+            (i * 13) % 29,
+            (i * 31) % 17 * 300,
+            NOW - dt.timedelta(seconds=i),
+            None if i % 5 == 0 else NOW - dt.timedelta(seconds=(i * 11) % 23),
+            None if i % 6 == 0 else 52.0 + (i * 17 % 11) / 100,
+            None if i % 6 == 0 else 4.0 + i / 1000,
+            None if i % 4 == 0 else (i * 7) % 101,
+            -60 - (i * 3) % 40,
+            None if i % 9 == 0 else (i * 5) % 33 / 2,
+            statuses[i % 3],
+        )  # fmt: skip
+        for i in range(n)
+    ]
+
+
+def test_the_client_table_shows_sorts_and_selects_alike_from_columns_and_from_a_list(qtbot):
+    """The desktop's reader sends clients as columns (ClientColumns); the table must not tell the difference."""
+    from PySide6.QtCore import Qt
+
+    from zerostream_desktop.core.analytics.model import ClientColumns
+    from zerostream_desktop.ui.dashboard.client_table_model import HEADERS
+
+    clients = varied_clients(60)
+    roles = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole)
+
+    def shown(pane: DashboardPane) -> list[list[object]]:
+        return [[pane.proxy.index(r, c).data(role) for c in range(len(HEADERS)) for role in roles]
+                for r in range(pane.proxy.rowCount())]  # fmt: skip
+
+    from_list, from_columns = DashboardPane("t", with_map=False), DashboardPane("t", with_map=False)
+    for pane in (from_list, from_columns):
+        qtbot.addWidget(pane)
+    from_list.show_clients(clients)
+    from_columns.show_clients(ClientColumns.of(clients))
+    assert shown(from_columns) == shown(from_list) and len(shown(from_list)) == 60
+    for column in range(len(HEADERS)):
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            for pane in (from_list, from_columns):
+                pane.table.sortByColumn(column, order)
+            assert shown(from_columns) == shown(from_list), (HEADERS[column], order)
+    names = [from_columns.proxy.index(r, 1).data() for r in range(60)]
+    assert names != sorted(names) and names != [c.device_name or c.connection_id for c in clients]  # really sorted
+    from_columns.select_client("id-042")
+    moved = [dataclasses.replace(c, events=1000 - c.events) for c in clients]  # a refresh that reorders the rows
+    from_list.show_clients(moved)
+    from_columns.show_clients(ClientColumns.of(moved))
+    for pane in (from_list, from_columns):
+        pane.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+    assert shown(from_columns) == shown(from_list)
+    selected = from_columns.table.selectionModel().selectedRows()
+    assert [from_columns.proxy.index(i.row(), 0).data(Qt.ItemDataRole.ToolTipRole).split()[0] for i in selected] == [
+        "id-042"
+    ]
+    assert from_columns.clients.row_of("id-042") >= 0 and from_columns.clients.row_of("nope") == -1
+
+
+def test_the_feed_shows_the_tiles_at_once_then_the_table_and_ends_on_the_newest_refresh(qtbot):
+    """The table and the map follow the tiles in event-loop turns of their own; a refresh that comes while
+    they are drawn is the one they end on (not the older one, and not left undrawn)."""
+    from zerostream_desktop.core.analytics.model import Refresh, Window
+    from zerostream_desktop.core.analytics.refresher import DashboardRefresher, DashboardUpdate
+    from zerostream_desktop.core.settings import load_settings
+    from zerostream_desktop.ui.dashboard.client_table_model import COL_EVENTS
+    from zerostream_desktop.ui.dashboard.feed import DashboardFeed
+
+    pane = DashboardPane("t", with_map=False)
+    qtbot.addWidget(pane)
+    feed = DashboardFeed(pane, DashboardRefresher(load_settings(environ={}, search_dirs=[])))
+    first, newer = varied_clients(30), [dataclasses.replace(c, events=c.events + 500) for c in varied_clients(40)]
+
+    def update(clients, total: int) -> DashboardUpdate:
+        return DashboardUpdate("data", NOW, "t", Refresh(Window(NOW), Kpis(total_events=total), clients))
+
+    shown_devices: list[int] = []
+
+    def devices_drawn(clients, devices=None) -> None:
+        shown_devices.append(len(clients))
+        if len(shown_devices) == 1:  # the newer refresh arrives while the first one's map is drawn
+            feed.show(update(newer, 2))
+
+    pane.show_devices = devices_drawn  # type: ignore[method-assign]
+    feed.show(update(first, 1))
+    assert pane.tiles.tiles["total_events"].value.text() == "1" and pane.clients.rowCount() == 0  # table: not yet
+    qtbot.waitUntil(lambda: shown_devices == [30, 40], timeout=5000)
+    assert pane.clients.rowCount() == 40 and pane.tiles.tiles["total_events"].value.text() == "2"
+    assert sorted(int(pane.clients.index(r, COL_EVENTS).data()) for r in range(40)) == sorted(c.events for c in newer)
 
 
 def test_charts_follow_arrivals_and_latency(qtbot):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
+import sys
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 
 from PySide6.QtGui import QIcon
 
+from zerostream_desktop.core.analytics import open_analytics
 from zerostream_desktop.core.analytics.refresher import DashboardRefresher
 from zerostream_desktop.core.configured_fleet import fleet_from_settings
 from zerostream_desktop.core.paths import ensure_private_dir, resource_path
@@ -24,6 +27,7 @@ from zerostream_desktop.ui.simulator.pane import SimulatorPane
 from zerostream_desktop.ui.streaming import StreamController
 
 log = logging.getLogger(__name__)
+SWITCH_INTERVAL_S = 0.001
 
 RESTART_EXIT_CODE = 75  # the window asked to be started again (new settings); the entry point re-executes
 
@@ -69,6 +73,10 @@ class AppRun:
 async def run_window(window: MainWindow, settings: Settings, start: bool, running: AppRun) -> None:
     """Bring up the stream target and the dashboard feed; run until the window closes, then stop them."""
     loop = asyncio.get_running_loop()
+    # A worker thread running Python (building 10,000 clients, storing a batch) keeps the GIL until the
+    # interpreter asks it to let go: every 5 ms by default. The UI thread wants it back after each
+    # numpy call; at 1 ms its waits stay under a frame.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     background = Background(window, max_workers=4, name="zerostream-io")
     loop.set_default_executor(background.executor)  # plain threads: qasync's QThread pool aborts at exit if busy
     closed: asyncio.Future[None] = loop.create_future()
@@ -81,7 +89,8 @@ async def run_window(window: MainWindow, settings: Settings, start: bool, runnin
     window.attach_stream(stream)
     await stream.open(settings)
     _freeze_heap()
-    feed = window.attach_dashboard(DashboardRefresher(settings, executor=background.executor), stream)
+    opener = functools.partial(open_analytics, own_process=True)  # the local table's reads: not in this process
+    feed = window.attach_dashboard(DashboardRefresher(settings, opener=opener, executor=background.executor), stream)
     feed.first_data_shown.connect(_freeze_heap)
     feed.start()
     if start:

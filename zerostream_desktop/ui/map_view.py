@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal, SignalInstance, Slot
@@ -19,7 +20,7 @@ from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QWidget
 
-from zerostream_desktop.core.analytics.map_payload import devices_payload, marks_payload, track_payload
+from zerostream_desktop.core.analytics.map_payload import DevicesJson, devices_json, marks_payload, track_payload
 from zerostream_desktop.core.analytics.model import Client, QualityPoint, Track
 from zerostream_desktop.core.paths import resource_path
 
@@ -83,7 +84,7 @@ class MapView(QWebEngineView):
         self.last_track: dict[str, Any] | None = None
         self.last_marks: dict[str, Any] | None = None
         self._pending: list[tuple[SignalInstance, tuple[Any, ...]]] = []
-        self._page_ids: list[str] | None = None  # the device ids the page holds (sent again only when they change)
+        self._page_ids: str | None = None  # the JSON of the ids the page holds (sent again only when they change)
         self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.device_clicked)
         self.bridge.reported.connect(self._on_report)
@@ -123,15 +124,16 @@ class MapView(QWebEngineView):
         else:  # before the page is up: keep only the latest of each kind
             self._pending = [(s, a) for s, a in self._pending if s is not signal] + [(signal, args)]
 
-    def show_devices(self, clients: list[Client]) -> None:
-        """Every client's latest position, coloured by status."""
-        payload = devices_payload(clients)
-        if self.is_ready:  # the same devices as the page holds: their ids stay (at 10,000 devices, half the bytes)
-            if payload["id"] == self._page_ids:
-                del payload["id"]
-            else:
-                self._page_ids = payload["id"]
-        self._send(self.bridge.devicesChanged, json.dumps(payload, separators=(",", ":")))
+    def show_devices(self, clients: Sequence[Client], prepared: DevicesJson | None = None) -> None:
+        """Every client's latest position, coloured by status (`prepared`: their JSON, made elsewhere)."""
+        devices = prepared or devices_json(clients)
+        if self.is_ready and devices.ids == self._page_ids:  # the page holds these ids (10,000: half the bytes)
+            text = devices.rest
+        else:
+            if self.is_ready:
+                self._page_ids = devices.ids
+            text = devices.whole()
+        self._send(self.bridge.devicesChanged, text)
 
     def show_track(self, track: Track, name: str | None = None, fit: bool = False, follow: bool = False) -> None:
         self._send(self.bridge.trackChanged, json.dumps(track_payload(track, name, fit, follow)))

@@ -32,19 +32,26 @@ def analytics_source(settings: Settings) -> str:
     return "local" if settings.endpoint == "local" else "warehouse"
 
 
-def open_analytics(settings: Settings, config: Any = None) -> Analytics:
+def open_analytics(settings: Settings, config: Any = None, *, own_process: bool = False) -> Analytics:
     """The backend the settings ask for. Blocks (a workspace is asked who we are): call off the UI thread.
 
-    `config` is a databricks-sdk Config to use instead of the one the settings describe.
+    `config` is a databricks-sdk Config to use instead of the one the settings describe. With
+    `own_process`, the local table is read by a child process (`worker`): the desktop's choice, so
+    that its reads never hold the GIL that the UI thread waits for.
     """
     from zerostream_desktop.core.paths import local_table_path
     from zerostream_desktop.core.settings import SettingsError, databricks_config
 
     source = analytics_source(settings)
     if source == "local":
+        table = local_table_path(settings.data_dir, settings.full_table_name)
+        if own_process:
+            from zerostream_desktop.core.analytics.worker import WorkerAnalytics
+
+            return WorkerAnalytics(table, log_file=settings.data_dir / "logs" / "analytics.log")
         from zerostream_desktop.core.analytics.local_delta import LocalDeltaAnalytics
 
-        return LocalDeltaAnalytics(local_table_path(settings.data_dir, settings.full_table_name))
+        return LocalDeltaAnalytics(table)
     from databricks.sdk import WorkspaceClient
 
     from zerostream_desktop.core.secrets import databricks_token_key, open_secret_store

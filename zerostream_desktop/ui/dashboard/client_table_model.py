@@ -4,12 +4,13 @@ into Python for every comparison and stalled the UI thread for tenths of a secon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from zerostream_desktop.core.analytics.model import Client, ClientStatus
+from zerostream_desktop.core.analytics.model import Client, ClientColumns, ClientStatus
 from zerostream_desktop.ui.table_model import HeaderTableModel, Index
 
 COL_STATUS, COL_NAME, COL_EVENTS, COL_BYTES, COL_LAST_SEEN, COL_BATTERY, COL_SIGNAL, COL_SPEED, COL_POSITION = range(9)
@@ -28,19 +29,20 @@ class ClientTableModel(HeaderTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[Client] = []
+        self._rows: Sequence[Client] = []
+        self._ids: list[str] = []
+        self._made: dict[int, Client] = {}  # rows of ClientColumns made into Clients since the last refresh
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
-    def set_rows(self, rows: list[Client]) -> None:
+    def set_rows(self, rows: Sequence[Client]) -> None:
         """Same clients: values change in place (reordered if the sort says so); new or gone ones: a reset."""
         rows = self._sorted(rows)
-        ids = [c.connection_id for c in rows]
-        old = [c.connection_id for c in self._rows]
-        if ids == old:  # the usual refresh (10,000 rows: comparing lists, not building sets, saves ~2 ms)
-            self._rows = rows
-        elif len(ids) != len(old) or set(ids) != set(old):
+        ids = _column(rows, "connection_id")
+        if ids == self._ids:  # the usual refresh (10,000 rows: comparing lists, not building sets, saves ~2 ms)
+            self._keep(rows, ids)
+        elif len(ids) != len(self._ids) or set(ids) != set(self._ids):
             self.beginResetModel()
-            self._rows = rows
+            self._keep(rows, ids)
             self.endResetModel()
             return
         else:
@@ -48,23 +50,28 @@ class ClientTableModel(HeaderTableModel):
         if rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(HEADERS) - 1))
 
+    def _keep(self, rows: Sequence[Client], ids: list[str]) -> None:
+        self._rows, self._ids, self._made = rows, ids, {}
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort = (column, order)
         self._relayout(self._sorted(self._rows))
 
-    def _sorted(self, rows: list[Client]) -> list[Client]:
+    def _sorted(self, rows: Sequence[Client]) -> Sequence[Client]:
         if self._sort is None:
-            return list(rows)
+            return rows if isinstance(rows, ClientColumns) else list(rows)
         column, order = self._sort
-        return sorted(rows, key=lambda c: _sort_key(c, column), reverse=order == Qt.SortOrder.DescendingOrder)
+        keys = _sort_keys(rows, column)
+        ranks = sorted(range(len(keys)), key=keys.__getitem__, reverse=order == Qt.SortOrder.DescendingOrder)
+        return rows.take(ranks) if isinstance(rows, ClientColumns) else [rows[i] for i in ranks]
 
-    def _relayout(self, rows: list[Client]) -> None:
+    def _relayout(self, rows: Sequence[Client]) -> None:
         """New order, same clients: persistent indexes (the selection) follow their client."""
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
-        ids = [self._rows[i.row()].connection_id if i.row() < len(self._rows) else None for i in old]
-        self._rows = rows
-        where = {c.connection_id: r for r, c in enumerate(rows)}
+        ids = [self._ids[i.row()] if i.row() < len(self._ids) else None for i in old]
+        self._keep(rows, _column(rows, "connection_id"))
+        where = {cid: r for r, cid in enumerate(self._ids)}
         new = [
             self.index(where[cid], i.column()) if cid in where else QModelIndex()
             for i, cid in zip(old, ids, strict=True)
@@ -73,14 +80,17 @@ class ClientTableModel(HeaderTableModel):
         self.layoutChanged.emit()
 
     def client(self, row: int) -> Client:
-        return self._rows[row]
+        made = self._made.get(row)
+        if made is None:
+            made = self._made[row] = self._rows[row]
+        return made
 
     def row_of(self, connection_id: str) -> int:
         """The row of a client, or -1."""
-        for i, c in enumerate(self._rows):
-            if c.connection_id == connection_id:
-                return i
-        return -1
+        try:
+            return self._ids.index(connection_id)
+        except ValueError:
+            return -1
 
     def row_count(self) -> int:
         return len(self._rows)
@@ -88,12 +98,12 @@ class ClientTableModel(HeaderTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        c = self._rows[index.row()]
+        c = self.client(index.row())
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(c, col)
         if role == SORT_ROLE:
-            return _sort_key(c, col)
+            return _sort_keys([c], col)[0]
         if role == FILTER_ROLE:
             return f"{c.device_name or ''} {c.connection_id}"
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS:
@@ -128,19 +138,30 @@ def _display(c: Client, col: int) -> str:
     return "–" if value is None else (f"{value:.1f}" if col == COL_SPEED else f"{value}")
 
 
-def _sort_key(c: Client, col: int) -> Any:
-    keys = {
-        COL_STATUS: list(ClientStatus).index(c.status),
-        COL_NAME: (c.device_name or c.connection_id).lower(),
-        COL_EVENTS: c.events,
-        COL_BYTES: c.bytes,
-        COL_LAST_SEEN: float("-inf") if c.last_seen is None else c.last_seen.timestamp(),
-        COL_BATTERY: -1 if c.battery_pct is None else c.battery_pct,
-        COL_SIGNAL: -999 if c.signal_strength is None else c.signal_strength,
-        COL_SPEED: -1.0 if c.speed_kmh is None else c.speed_kmh,
-        COL_POSITION: (c.latitude or 0.0, c.longitude or 0.0),
-    }
-    return keys[col]
+def _column(rows: Sequence[Client], name: str) -> list[Any]:
+    if isinstance(rows, ClientColumns):
+        return rows.columns[name]
+    return [getattr(c, name) for c in rows]
+
+
+_STATUS_RANK = {s: i for i, s in enumerate(ClientStatus)}
+
+
+def _sort_keys(rows: Sequence[Client], col: int) -> list[Any]:
+    """Each row's key for sorting by `col`, read from the columns (no Client is made for it)."""
+    if col == COL_STATUS:
+        return [_STATUS_RANK[s] for s in _column(rows, "status")]
+    if col == COL_NAME:
+        names, ids = _column(rows, "device_name"), _column(rows, "connection_id")
+        return [(n or c).lower() for n, c in zip(names, ids, strict=True)]
+    if col == COL_POSITION:
+        lats, lons = _column(rows, "latitude"), _column(rows, "longitude")
+        return [(a or 0.0, b or 0.0) for a, b in zip(lats, lons, strict=True)]
+    if col == COL_LAST_SEEN:
+        return [float("-inf") if t is None else t.timestamp() for t in _column(rows, "last_seen")]
+    name, missing = {COL_EVENTS: ("events", 0), COL_BYTES: ("bytes", 0), COL_BATTERY: ("battery_pct", -1),
+                     COL_SIGNAL: ("signal_strength", -999), COL_SPEED: ("speed_kmh", -1.0)}[col]  # fmt: skip
+    return [missing if v is None else v for v in _column(rows, name)]
 
 
 class FilterOnlyProxy(QSortFilterProxyModel):

@@ -8,6 +8,7 @@ reads data itself.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from zerostream_desktop.core.analytics.map_payload import DevicesJson
 from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint, Track
 from zerostream_desktop.core.analytics.refresher import QualityReport
 from zerostream_desktop.ui.charts import SeriesChart
@@ -137,15 +139,22 @@ class DashboardPane(QWidget):
         complete = [p for p in series if p.second + dt.timedelta(seconds=1) <= now]  # not the second still filling
         self.events_chart.set_series(now.timestamp(), LANDED, [(p.second.timestamp(), p.events) for p in complete])
 
-    def show_clients(self, clients: list[Client]) -> None:
+    def show_clients(self, clients: Sequence[Client], devices: DevicesJson | None = None) -> None:
+        """The client table, and the map's devices (`devices`: their JSON, if the refresh brought it)."""
+        self.show_table(clients)
+        self.show_devices(clients, devices)
+
+    def show_table(self, clients: Sequence[Client]) -> None:
         first = self.clients.rowCount() == 0
         self.clients.set_rows(clients)
         if first and clients:
             self.table.resizeColumnsToContents()
         if self.selected_client and not self.table.selectionModel().hasSelection():
             self._select_row(self.selected_client)  # a reset (new clients) dropped the selection
+
+    def show_devices(self, clients: Sequence[Client], devices: DevicesJson | None = None) -> None:
         if self.map is not None and self.map.isVisible():  # behind the Simulator tab: nothing to redraw
-            self.map.show_devices(clients)
+            self.map.show_devices(clients, devices)
 
     def show_track(self, track: Track) -> None:
         """Draw the selected client's track (the app calls this with what the backend returned)."""
