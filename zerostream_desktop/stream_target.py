@@ -96,8 +96,8 @@ def open_stream_target(
     spools: list[Spool] = []
     try:
         if settings.endpoint == "local":
-            from zerostream_desktop.localbus.security import ensure_token
             from zerostream_desktop.localbus.supervisor import start_local_stack
+            from zerostream_desktop.localbus.token import ensure_token
 
             token = ensure_token()
             stack = start_local_stack(settings.data_dir, token)

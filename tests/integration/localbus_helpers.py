@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zerostream_desktop.core import schema
-from zerostream_desktop.localbus.server import read_state
+from zerostream_desktop.localbus.state import read_state
 from zerostream_desktop.localbus.tables import TableCatalog
 
 TABLE = "zerostream.sensors.sensor_stream"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from zerostream_desktop.localbus.server import read_state
+from zerostream_desktop.localbus.state import read_state
 from zerostream_desktop.localbus.supervisor import LocalStackError, start_local_stack
 
 pytestmark = pytest.mark.integration

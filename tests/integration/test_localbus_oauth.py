@@ -24,11 +24,11 @@ import pytest
 
 from tests.integration.localbus_helpers import TABLE, LocalBusProcess, free_port, headers_provider
 from tests.integration.test_localbus_any_table import AIR, COLUMNS, rows, zerostream
-from zerostream_desktop.localbus.server import read_state
+from zerostream_desktop.localbus.state import read_state
 
 pytestmark = pytest.mark.integration
 
-RECORD = '''
+RECORD = """
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 _fdp = descriptor_pb2.FileDescriptorProto(name="record.proto", syntax="proto2")
@@ -39,7 +39,7 @@ for _n, (_name, _kind) in enumerate((("device_name", "STRING"), ("temp", "INT32"
 _pool = descriptor_pool.DescriptorPool()
 _pool.Add(_fdp)
 AirQuality = message_factory.GetMessageClass(_pool.FindMessageTypeByName("AirQuality"))
-'''
+"""
 COMMON = """
 import asyncio, json, os
 SERVER_ENDPOINT = os.environ["ZEROBUS_SERVER_ENDPOINT"]

@@ -285,7 +285,7 @@ def test_stream_brings_back_the_localbus_it_started_when_it_is_killed(tmp_path: 
     from deltalake import DeltaTable
 
     from zerostream_desktop.core.paths import local_table_path
-    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.state import read_state
 
     proc = stream_cmd(tmp_path, "--devices", "100", "--interval-ms", "500", "--duration", "14", "--stop-timeout", "60")
     try:

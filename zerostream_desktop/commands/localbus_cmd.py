@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _token(settings: Settings) -> str:
-    from zerostream_desktop.localbus.security import ensure_token
+    from zerostream_desktop.localbus.token import ensure_token
 
     return ensure_token()
 
@@ -219,7 +219,7 @@ def _existing_table(args: argparse.Namespace) -> tuple[Settings, Any] | None:
 
 
 def drop_table_cmd(args: argparse.Namespace) -> int:
-    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.state import read_state
     from zerostream_desktop.localbus.tables import UnknownTableError
 
     found = _existing_table(args)
@@ -301,7 +301,7 @@ def principal_delete_cmd(args: argparse.Namespace) -> int:
 
 def repair_table_cmd(args: argparse.Namespace) -> int:
     from zerostream_desktop.core.delta_health import diagnose, repair
-    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.state import read_state
 
     found = _existing_table(args)
     if found is None:

@@ -1,14 +1,11 @@
-"""The localbus bearer token (in the keyring) and its local CA and server certificate."""
+"""The localbus local CA and server certificate (its bearer token is in `token`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import logging
 import os
-import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +14,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from zerostream_desktop.core.secrets import LOCALBUS_TOKEN, SecretStore
-
-TOKEN_ENV = "ZEROSTREAM_LOCALBUS_TOKEN"
 LEAF_DAYS = 397
 CA_DAYS = 3650
 _SANS = [
@@ -27,26 +21,6 @@ _SANS = [
     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     x509.IPAddress(ipaddress.ip_address("::1")),
 ]
-
-
-def token_fingerprint(token: str) -> str:
-    """A short hash of the token, for telling whether two programs hold the same one (it does not reveal it)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-def ensure_token(store: SecretStore | None = None, environ: Mapping[str, str] = os.environ) -> str:
-    """The token from ZEROSTREAM_LOCALBUS_TOKEN, else the keyring, else a new one kept in the keyring."""
-    if environ.get(TOKEN_ENV):
-        return environ[TOKEN_ENV]
-    if store is None:
-        from zerostream_desktop.core.secrets import open_secret_store
-
-        store = open_secret_store()
-    token = store.get(LOCALBUS_TOKEN)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        store.set(LOCALBUS_TOKEN, token)
-    return token
 
 
 @dataclass(frozen=True)
@@ -69,7 +43,8 @@ def ensure_tls(data_dir: Path) -> TlsFiles:
     if present:
         logging.getLogger(__name__).warning(
             "the TLS files in %s are unreadable, mismatched or about to expire: made new ones (clients trust "
-            "the new CA file)", folder
+            "the new CA file)",
+            folder,
         )
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)

@@ -36,8 +36,10 @@ from zerostream_desktop.localbus.oauth import (
     TokenIssuer,
 )
 from zerostream_desktop.localbus.records import Decoder, RecordError, SchemaMismatchError
-from zerostream_desktop.localbus.security import TlsFiles, ensure_tls, token_fingerprint
+from zerostream_desktop.localbus.security import TlsFiles, ensure_tls
+from zerostream_desktop.localbus.state import STATE_FILE, read_state
 from zerostream_desktop.localbus.tables import DamagedTableError, TableCatalog, UnknownTableError
+from zerostream_desktop.localbus.token import token_fingerprint
 from zerostream_desktop.localbus.writer import GroupCommitWriter, WriterConfig
 
 if TYPE_CHECKING:
@@ -47,7 +49,6 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-STATE_FILE = "localbus.json"
 MAX_INFLIGHT_ROWS = 400_000  # per stream: rows read but not yet committed; beyond it, its records wait
 MAX_UNREAD_ACKS = 10_000  # per stream: acks its client has not read; beyond it, its records wait
 COALESCE_ROWS = 20_000  # records of requests already waiting decoded and committed together, at most
@@ -439,13 +440,3 @@ class _Stream:
             finally:
                 self._inflight_rows -= rows
             self._out.put_nowait(wrap(ingest_record_response=ack(durability_ack_up_to_offset=offset)))
-
-
-def read_state(data_dir: Path) -> dict[str, Any] | None:
-    """Endpoint of the server running for `data_dir`, if one is (no secrets in it)."""
-    path = Path(data_dir) / STATE_FILE
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return state

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zerostream_desktop.core.paths import ensure_private_dir, zerostream_command
-from zerostream_desktop.localbus.security import TOKEN_ENV, token_fingerprint
-from zerostream_desktop.localbus.server import read_state
+from zerostream_desktop.localbus.state import read_state
+from zerostream_desktop.localbus.token import TOKEN_ENV, token_fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from urllib.parse import urlsplit
 
-from zerostream_desktop.localbus.server import read_state
+from zerostream_desktop.localbus.state import read_state
 from zerostream_desktop.localbus.supervisor import LocalStack, LocalStackError, alive, start_local_stack
 
 log = logging.getLogger(__name__)

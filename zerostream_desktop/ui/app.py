@@ -124,7 +124,7 @@ def app_icon() -> QIcon:
 def _clear_local_data_if_asked(settings: Settings) -> None:
     """File > Clear Local Data asked for it: done now, before anything opens the tables or the spool."""
     from zerostream_desktop.core.local_data import clear_now, clear_requested
-    from zerostream_desktop.localbus.server import read_state
+    from zerostream_desktop.localbus.state import read_state
 
     if not clear_requested(settings.data_dir):
         return
