@@ -58,6 +58,26 @@ def test_upkeep_compacts_checkpoints_and_keeps_every_row(tmp_path: Path):
     assert sorted(table["event_id"].to_pylist()) == sorted(data["event_id"].to_pylist() * 2)
 
 
+def test_compaction_leaves_files_at_its_target_size_alone(tmp_path: Path):
+    """Only the small files are merged: the big one is not read and rewritten at every compaction."""
+    catalog = TableCatalog(tmp_path)
+    catalog.create_sensor_table(TABLE)
+    config = WriterConfig(flush_records=1, flush_ms=0, compact_every_commits=31, checkpoint_every_commits=1000,
+                          compact_target_bytes=128 * 1024)  # fmt: skip
+    writer = GroupCommitWriter(catalog, config)
+    writer.submit(TABLE, rows(2000)).result(10)  # one file of several times the target
+    big = set(catalog.open(TABLE).file_uris())
+    assert len(big) == 1
+    small = rows(30, seed=2)
+    for i in range(30):
+        writer.submit(TABLE, small.slice(i, 1)).result(10)
+    writer.close()
+    files = set(catalog.open(TABLE).file_uris())
+    assert big <= files  # kept as it was
+    assert len(files) <= 5  # the 30 one-row files (11 kB each) merged into files of about the target
+    assert catalog.describe(TABLE).rows == 2030
+
+
 def test_commits_are_acknowledged_while_a_long_compaction_runs(tmp_path: Path, monkeypatch):
     from deltalake.table import TableOptimizer
 
