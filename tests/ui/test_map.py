@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 
 import pytest
 
 from zerostream_desktop.core.analytics.model import Client, ClientStatus, Track, TrackPoint
-from zerostream_desktop.ui.map_view import MapView
+from zerostream_desktop.ui.map_view import MAP_GPU_ENV, MapView, map_uses_gpu
 
 pytestmark = pytest.mark.ui
 T0 = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
@@ -51,8 +52,9 @@ def test_offline_at_city_zoom_the_towns_around_are_named(view, qtbot):
     js(qtbot, view, "map.setView([48.85, 2.35], 11); 1")
     shown = named(qtbot, view, lambda names: "Paris" in names)
     assert "Boulogne-Billancourt" in shown and len(shown) <= 60  # towns around it too, never a clutter
-    labels = json.loads(js(qtbot, view, "JSON.stringify(Array.from(document.querySelectorAll('.place-label'), "
-                                        "e => e.textContent))"))
+    labels = json.loads(
+        js(qtbot, view, "JSON.stringify(Array.from(document.querySelectorAll('.place-label'), e => e.textContent))")
+    )
     assert sorted(labels) == sorted(shown)
     assert "GeoNames" in js(qtbot, view, "document.querySelector('.leaflet-control-attribution').textContent")
     js(qtbot, view, "map.setView([30, 0], 2); 1")  # the world: countries and the grid, no names
@@ -144,3 +146,13 @@ def test_devices_that_move_keep_their_ids_and_a_new_set_replaces_them(view, qtbo
     view.show_devices(dots(10, 48.95))  # other devices
     qtbot.waitUntil(lambda: js(qtbot, view, "devices.id[0]") == "dev-10", timeout=5_000)
     assert js(qtbot, view, "devices.id.length") == 10 and abs(js(qtbot, view, "devices.lon[3]") - 2.35) < 1e-9
+
+
+def test_offscreen_the_map_runs_without_the_gpu_unless_asked(view, qtbot):
+    """Offscreen there is no GPU: Chromium draws the map with its own software compositor (this suite runs
+    so, and the tests above see it drawn); ZEROSTREAM_MAP_GPU decides either way."""
+    assert "--disable-gpu" in os.environ["QTWEBENGINE_CHROMIUM_FLAGS"].split()
+    assert not map_uses_gpu({"QT_QPA_PLATFORM": "offscreen"})
+    assert map_uses_gpu({"QT_QPA_PLATFORM": "offscreen", MAP_GPU_ENV: "1"})
+    assert map_uses_gpu({"QT_QPA_PLATFORM": "xcb"}) and map_uses_gpu({})
+    assert not map_uses_gpu({"QT_QPA_PLATFORM": "wayland", MAP_GPU_ENV: "off"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal, SignalInstance, Slot
@@ -27,14 +27,29 @@ from zerostream_desktop.core.paths import resource_path
 log = logging.getLogger(__name__)
 
 
+MAP_GPU_ENV = "ZEROSTREAM_MAP_GPU"  # 1: let Chromium use the GPU for the map; 0: never; unset: not offscreen
+
+
+def map_uses_gpu(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the map's Chromium may use the GPU. The map is 2D canvas drawing; with no screen (offscreen)
+    Chromium's GPU path runs on Mesa's software GL (llvmpipe: about 55 MiB of LLVM in the app's memory) to
+    draw what its own software compositor draws as well."""
+    choice = environ.get(MAP_GPU_ENV, "").strip().lower()
+    if choice in ("1", "on", "yes", "true"):
+        return True
+    if choice in ("0", "off", "no", "false"):
+        return False
+    return environ.get("QT_QPA_PLATFORM", "") != "offscreen"
+
+
 def prepare_web_engine() -> None:
     """Call before the QApplication exists: Chromium refuses to run as root with its sandbox on."""
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "QTWEBENGINE_DISABLE_SANDBOX" not in os.environ:
         log.info("running as root: QtWebEngine's sandbox is turned off (Chromium refuses to start with it)")
         os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-    if "--disable-background-networking" not in flags:
-        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --disable-background-networking".strip()
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    wanted = ["--disable-background-networking"] + ([] if map_uses_gpu() else ["--disable-gpu"])
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags + [f for f in wanted if f not in flags])
     import PySide6.QtWebEngineWidgets  # noqa: F401  (must be imported before the QApplication)
 
 
