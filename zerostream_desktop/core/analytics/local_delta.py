@@ -156,8 +156,7 @@ class LocalDeltaAnalytics:
         self._saved = (-1, time.monotonic())  # the version last saved, and when
         self.description = f"the local table at {self.table_path}"
         self._table: DeltaTable | None = None
-        self._db = duckdb.connect()
-        self._db.execute("SET TimeZone = 'UTC'")
+        self._db = _connect()
         self._lock = threading.RLock()
         self._pinned: bool | None = None
         self._version = -1  # the version the state reflects; -1: no state
@@ -409,6 +408,9 @@ class LocalDeltaAnalytics:
             self.table_path, self._version, (time.perf_counter() - started) * 1000, len(self._seen),
         )  # fmt: skip
         self._save_snapshot()  # the next start loads this instead of reading every row again
+        # A fresh connection: the old one kept what reading every row took (~50 MiB at 10,000 devices).
+        self._db.close()
+        self._db = _connect()
 
     def _apply(self, feed: pa.Table) -> None:
         """Fold the rows added since the last version into the state."""
@@ -497,6 +499,12 @@ class LocalDeltaAnalytics:
         with self._lock:
             tracks = sum(c.ts.nbytes * 7 for c in self._tracks.values())
             return self._seen.nbytes + self._clients.nbytes + self._recent.nbytes + tracks
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'UTC'")
+    return db
 
 
 def _what_is_wrong(path: Path, exc: BaseException) -> str:
