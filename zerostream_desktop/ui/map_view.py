@@ -48,7 +48,9 @@ def prepare_web_engine() -> None:
         log.info("running as root: QtWebEngine's sandbox is turned off (Chromium refuses to start with it)")
         os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    wanted = ["--disable-background-networking"] + ([] if map_uses_gpu() else ["--disable-gpu"])
+    # --expose-gc: the map page collects its garbage itself (map.js, collectGarbage); it runs only our own page.
+    wanted = ["--disable-background-networking", "--js-flags=--expose-gc"]
+    wanted += [] if map_uses_gpu() else ["--disable-gpu"]
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags + [f for f in wanted if f not in flags])
     import PySide6.QtWebEngineWidgets  # noqa: F401  (must be imported before the QApplication)
 
