@@ -20,6 +20,9 @@ from zerostream_desktop.core.native_output import leave
 from zerostream_desktop.core.secrets import redact_library_logs
 from zerostream_desktop.core.settings import SettingsError
 
+DELTA_MALLOC_CONF_ENV = "_RJEM_MALLOC_CONF"  # the prefixed jemalloc that the deltalake wheel links
+DELTA_MALLOC_CONF = "dirty_decay_ms:500,muzzy_decay_ms:0,narenas:2,background_thread:true"
+
 # module paths of subcommands; each has register(subparsers)
 COMMAND_MODULES = (
     "zerostream_desktop.commands.gui",
@@ -63,6 +66,9 @@ def _accept_global_options_after_subcommands(parser: argparse.ArgumentParser) ->
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(paths.PRIVATE_UMASK)  # spool, logs, state and tables: this user's alone
     os.environ.setdefault("RUST_LOG", "warn")  # the ZeroBus SDK's INFO lines (read when it loads, below)
+    # delta-rs's jemalloc (read when deltalake loads, in localbus and the dashboard's reader): give freed pages
+    # back after 0.5 s, not 10 s, over two arenas, not eight; localbus held ~50 MiB less at 10,000 devices.
+    os.environ.setdefault(DELTA_MALLOC_CONF_ENV, DELTA_MALLOC_CONF)
     parser = build_parser()
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
