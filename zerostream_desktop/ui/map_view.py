@@ -48,9 +48,9 @@ def prepare_web_engine() -> None:
         log.info("running as root: QtWebEngine's sandbox is turned off (Chromium refuses to start with it)")
         os.environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    # --expose-gc: the map page collects its garbage itself (map.js, collectGarbage); it runs only our own page.
-    wanted = ["--disable-background-networking", "--js-flags=--expose-gc"]
-    wanted += [] if map_uses_gpu() else ["--disable-gpu"]
+    wanted = ["--disable-background-networking"] + ([] if map_uses_gpu() else ["--disable-gpu"])
+    if not any(f.startswith("--js-flags") for f in flags):  # the user's own V8 flags stand (the last one counts)
+        wanted.append("--js-flags=--expose-gc")  # the map page collects its garbage itself (map.js, collectGarbage)
     os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags + [f for f in wanted if f not in flags])
     import PySide6.QtWebEngineWidgets  # noqa: F401  (must be imported before the QApplication)
 
