@@ -21,7 +21,7 @@ function showTiles(msg) {
     send_delay_p95_s: k.send_delay_p95_s === null ? "–" : `${zs.number(k.send_delay_p95_s, 2)} s`,
     last_data_ms: zs.ago(k.last_data_ms, msg.now_ms), elapsed_ms: `${zs.number(msg.elapsed_ms, 0)} ms`,
   };
-  for (const tile of document.querySelectorAll(".tile")) {
+  for (const tile of document.querySelectorAll(".tile[data-kpi]")) { // not the Data quality tiles
     tile.querySelector(".value").textContent = text[tile.dataset.kpi];
   }
   $("empty").hidden = k.total_events > 0;
