@@ -180,7 +180,10 @@ def test_localbus_down_for_ten_seconds_spool_grows_then_drains(tmp_path: Path):
     bus = LocalBusProcess(tmp_path, port).start()
     proc = stream_cmd(tmp_path, "--devices", "200", "--interval-ms", "500", "--duration", "16", "--stop-timeout", "60")
     try:
-        time.sleep(3)
+        deadline = time.monotonic() + 60
+        while not bus.event_ids() and time.monotonic() < deadline:  # the streamer has found this bus and sends
+            time.sleep(0.1)  # (stopped before that, the streamer would start a localbus of its own)
+        time.sleep(1)
         bus.terminate()
         time.sleep(5)
         grown = spool_depth(tmp_path)
