@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infra_wizard.engine import Context, Names, SetupState, Status, StepResult, apply, destroy, plan
-from infra_wizard.steps import all_steps
 from zerostream_desktop.core.arguments import ranged
 
+if TYPE_CHECKING:
+    from infra_wizard.engine import Context, StepResult
+
+# the engine (and the Databricks SDK under it, ~2.5 s to import here) loads when a command runs, not when
+# every `zerostream` command builds its parser: localbus, stream and the rest start that much sooner.
+# SYMBOLS is keyed by the values of engine.Status.
 SYMBOLS = {
-    Status.EXISTS: "=", Status.MISSING: "+", Status.DRIFT: "!", Status.SKIPPED: "-", Status.CREATED: "+",
-    Status.FAILED: "x", Status.REMOVED: "-", Status.KEPT: "=", Status.CANCELLED: "-",
+    "exists": "=", "will create": "+", "drift": "!", "skipped": "-", "created": "+",
+    "failed": "x", "removed": "-", "kept": "=", "cancelled": "-",
 }  # fmt: skip
 
 
@@ -36,7 +40,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
 
 
 def print_result(r: StepResult, out: Any = None) -> None:
-    print(f"  [{SYMBOLS[r.status]}] {r.title:<36} {r.status.value:<11} {r.detail}", file=out or sys.stdout, flush=True)
+    print(
+        f"  [{SYMBOLS[r.status.value]}] {r.title:<36} {r.status.value:<11} {r.detail}",
+        file=out or sys.stdout,
+        flush=True,
+    )
 
 
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,6 +72,7 @@ def connect(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def context(args: argparse.Namespace) -> Context:
+    from infra_wizard.engine import Context, Names, SetupState
     from zerostream_desktop.core import paths
 
     settings, workspace, store = connect(args)
@@ -75,6 +84,9 @@ def context(args: argparse.Namespace) -> Context:
 
 
 def run(args: argparse.Namespace) -> int:
+    from infra_wizard.engine import Status, apply, destroy, plan
+    from infra_wizard.steps import all_steps
+
     try:
         ctx = context(args)
     except ValueError as exc:  # the SDK cannot configure credentials from what it was given

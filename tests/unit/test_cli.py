@@ -120,3 +120,11 @@ def test_global_options_work_after_the_subcommand_too(tmp_path, capsys):
         assert main(argv) == 0
         shown = json.loads(capsys.readouterr().out)["settings"]["ZEROSTREAM_DATA_DIR"]
         assert shown["value"] == str(tmp_path) and shown["source"] == "command line"
+
+
+def test_commands_that_do_not_talk_to_a_workspace_start_without_the_databricks_sdk():
+    # the SDK took ~2.5 s of every start here (localbus, stream, the analytics worker), for setup's parser alone
+    probe = ("import sys; from zerostream_desktop.cli import build_parser; build_parser().parse_args(['stream']); "
+             "print(sorted(m for m in sys.modules if m.startswith('databricks.sdk')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
