@@ -310,6 +310,34 @@ def test_a_load_shape_sets_the_interval_from_the_rate_and_says_the_stage(pane, q
     pane.stop()
 
 
+def test_the_fleet_advances_off_the_ui_thread_and_stop_passes_on_its_last_batch(pane, qtbot):
+    """Ten thousand devices take 7-14 ms a tick to advance here, ten ticks a second: not on the UI thread. What
+    was made before Stop still reaches the stream, and nothing comes after."""
+    import threading
+
+    threads: set[str] = set()
+    advance = pane.fleet.advance
+
+    def recorded(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return advance(*args, **kwargs)
+
+    pane.fleet.advance = recorded
+    batches: list = []
+    pane.events_generated.connect(batches.append)
+    pane.start()
+    qtbot.waitUntil(lambda: sum(len(b) for b in batches) >= 100, timeout=10_000)
+    pane.interval_spin.setValue(50)  # a change while the fleet may be advancing: it waits for that batch
+    qtbot.wait(300)
+    pane.stop()
+    sent = sum(len(b) for b in batches)
+    qtbot.wait(300)  # a batch still queued for the UI thread would arrive now
+    assert sum(len(b) for b in batches) == sent == pane._generated
+    assert threading.main_thread().name not in threads and all(t.startswith("fleet") for t in threads)
+    ids = [e for b in batches for e in b.event_ids()]
+    assert len(ids) == len(set(ids))  # no batch passed on twice
+
+
 def test_the_device_table_waits_behind_the_dashboard_and_catches_up_when_shown(qtbot):
     """Behind the Dashboard tab the simulator's table is not redrawn every second (10,000 rows cost the UI
     thread up to 30 ms each time); back in front it shows the devices as they are now."""
@@ -321,7 +349,8 @@ def test_the_device_table_waits_behind_the_dashboard_and_catches_up_when_shown(q
     pane.start()
     qtbot.waitUntil(lambda: pane._generated > 30, timeout=5000)  # a few view refreshes' worth of ticks
     pane._last_view = 0.0
-    pane._tick()  # a tick that refreshes the view
+    pane._tick()  # a tick that refreshes the view (once its batch is made)
+    pane.settle()
 
     def table() -> list[str]:
         return [pane.model.index(r, c).data() for r in range(3) for c in (5, 6)]
