@@ -122,7 +122,7 @@ def main() -> None:
 
     async def drive() -> None:
         task = asyncio.ensure_future(run_window(window, settings, True, running))
-        while "map_ready" not in marks or window.dashboard.proxy.rowCount() < args.devices:
+        while "map_ready" not in marks or window.dashboard.clients.rowCount() < args.devices:
             await asyncio.sleep(0.1)
             if time.time() - LAUNCHED > 300:
                 raise RuntimeError("the dashboard did not fill in within 300 s")

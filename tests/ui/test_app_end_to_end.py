@@ -62,7 +62,7 @@ def test_stream_watch_lose_localbus_and_see_a_track(app, qtbot):
     # the dashboard fills in from the local table
     qtbot.waitUntil(lambda: count(tile(window, "total_events")) > 0 and tile(window, "unique_clients") == str(DEVICES),
                     timeout=60_000)  # fmt: skip
-    qtbot.waitUntil(lambda: dash.proxy.rowCount() == DEVICES, timeout=10_000)
+    qtbot.waitUntil(lambda: dash.clients.rowCount() == DEVICES, timeout=10_000)
     assert dash.map is not None
     qtbot.waitUntil(lambda: dash.map.is_ready and dash.map.basemap == "offline", timeout=20_000)  # no network here
 

@@ -59,15 +59,25 @@ def test_client_table_sorts_numbers_as_numbers_filters_and_colours_status(qtbot)
     pane = DashboardPane("t")
     qtbot.addWidget(pane)
     pane.show_clients(clients_for_test())
-    assert pane.proxy.rowCount() == 3
+    assert pane.clients.rowCount() == 3
     pane.table.sortByColumn(COL_EVENTS, Qt.SortOrder.DescendingOrder)
-    assert [pane.proxy.index(r, COL_EVENTS).data() for r in range(3)] == ["120", "40", "5"]
+    assert [pane.clients.index(r, COL_EVENTS).data() for r in range(3)] == ["120", "40", "5"]
     pane.filter.setText("iphone")
-    assert pane.proxy.rowCount() == 1 and pane.proxy.index(0, COL_NAME).data() == "iPhone 15 #00003"
+    assert pane.clients.rowCount() == 1 and pane.clients.index(0, COL_NAME).data() == "iPhone 15 #00003"
     pane.filter.setText("id-2")  # the connection id works too
-    status = pane.proxy.index(0, COL_STATUS)
+    status = pane.clients.index(0, COL_STATUS)
     assert status.data() == "● offline"
     assert status.data(Qt.ItemDataRole.ForegroundRole) == STATUS_COLOURS[clients_for_test()[1].status]
+    pane.show_clients(clients_for_test())  # the next refresh: still filtered
+    assert pane.clients.rowCount() == 1 and pane.clients.index(0, COL_STATUS).data() == "● offline"
+    pane.filter.clear()
+    pane.select_client("id-3")
+    assert pane.selected_client == "id-3"
+    pane.filter.setText("#0000")  # the selected client is among those shown: it stays selected
+    [row] = pane.table.selectionModel().selectedRows()
+    assert pane.clients.client(row.row()).connection_id == "id-3"
+    pane.filter.setText("nothing like it")
+    assert pane.clients.rowCount() == 0 and pane.selected_client == "id-3"  # its track stays on the map
 
 
 def varied_clients(n: int):
@@ -105,8 +115,8 @@ def test_the_client_table_shows_sorts_and_selects_alike_from_columns_and_from_a_
     roles = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole)
 
     def shown(pane: DashboardPane) -> list[list[object]]:
-        return [[pane.proxy.index(r, c).data(role) for c in range(len(HEADERS)) for role in roles]
-                for r in range(pane.proxy.rowCount())]  # fmt: skip
+        return [[pane.clients.index(r, c).data(role) for c in range(len(HEADERS)) for role in roles]
+                for r in range(pane.clients.rowCount())]  # fmt: skip
 
     from_list, from_columns = DashboardPane("t", with_map=False), DashboardPane("t", with_map=False)
     for pane in (from_list, from_columns):
@@ -119,7 +129,7 @@ def test_the_client_table_shows_sorts_and_selects_alike_from_columns_and_from_a_
             for pane in (from_list, from_columns):
                 pane.table.sortByColumn(column, order)
             assert shown(from_columns) == shown(from_list), (HEADERS[column], order)
-    names = [from_columns.proxy.index(r, 1).data() for r in range(60)]
+    names = [from_columns.clients.index(r, 1).data() for r in range(60)]
     assert names != sorted(names) and names != [c.device_name or c.connection_id for c in clients]  # really sorted
     from_columns.select_client("id-042")
     moved = [dataclasses.replace(c, events=1000 - c.events) for c in clients]  # a refresh that reorders the rows
@@ -129,7 +139,7 @@ def test_the_client_table_shows_sorts_and_selects_alike_from_columns_and_from_a_
         pane.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
     assert shown(from_columns) == shown(from_list)
     selected = from_columns.table.selectionModel().selectedRows()
-    assert [from_columns.proxy.index(i.row(), 0).data(Qt.ItemDataRole.ToolTipRole).split()[0] for i in selected] == [
+    assert [from_columns.clients.index(i.row(), 0).data(Qt.ItemDataRole.ToolTipRole).split()[0] for i in selected] == [
         "id-042"
     ]
     assert from_columns.clients.row_of("id-042") >= 0 and from_columns.clients.row_of("nope") == -1

@@ -29,7 +29,7 @@ from zerostream_desktop.core.analytics.map_payload import DevicesJson
 from zerostream_desktop.core.analytics.model import Client, Kpis, SeriesPoint, Track
 from zerostream_desktop.core.analytics.refresher import QualityReport
 from zerostream_desktop.ui.charts import SeriesChart
-from zerostream_desktop.ui.dashboard.client_table_model import ClientTableModel, FilterOnlyProxy
+from zerostream_desktop.ui.dashboard.client_table_model import ClientTableModel
 from zerostream_desktop.ui.dashboard.kpi_tiles import KpiTiles
 from zerostream_desktop.ui.dashboard.quality_panel import QualityPanel
 
@@ -50,10 +50,8 @@ class DashboardPane(QWidget):
         self.source = QLabel(f"Reading {source}")
         self.source.setWordWrap(True)
         self.clients = ClientTableModel(self)
-        self.proxy = FilterOnlyProxy(self)
-        self.proxy.setSourceModel(self.clients)
         self.filter = QLineEdit(placeholderText="Filter clients by name or id", clearButtonEnabled=True)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self._filter_changed)
         self.table = QTableView(sortingEnabled=True)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)  # long device names are elided, rows stay one line high
@@ -61,7 +59,7 @@ class DashboardPane(QWidget):
         self.empty_hint = QLabel(EMPTY_HINT)
         self.empty_hint.setWordWrap(True)
         self.empty_hint.setStyleSheet("background: #e3f2fd; border-radius: 4px; padding: 8px")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.clients)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
@@ -178,13 +176,16 @@ class DashboardPane(QWidget):
             self.filter.clear()  # the filter hid it
             self._select_row(connection_id)
 
+    def _filter_changed(self, text: str) -> None:
+        self.clients.set_filter(text)
+        if self.selected_client:
+            self._select_row(self.selected_client)  # still selected if the filter shows it
+
     def _select_row(self, connection_id: str) -> bool:
         row = self.clients.row_of(connection_id)
         if row < 0:
             return False
-        index = self.proxy.mapFromSource(self.clients.index(row, 0))
-        if not index.isValid():
-            return False
+        index = self.clients.index(row, 0)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         self.table.selectionModel().select(index, flags)
         self.table.scrollTo(index)
@@ -194,7 +195,7 @@ class DashboardPane(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return  # keep the track: a model reset clears the selection for a moment
-        client = self.clients.client(self.proxy.mapToSource(rows[0]).row())
+        client = self.clients.client(rows[0].row())
         if client.connection_id == self.selected_client:
             return
         self.selected_client = client.connection_id
