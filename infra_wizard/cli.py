@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -10,15 +11,20 @@ from typing import TYPE_CHECKING, Any
 from zerostream_desktop.core.arguments import ranged
 
 if TYPE_CHECKING:
-    from infra_wizard.engine import Context, StepResult
+    from infra_wizard.engine import Context, Status, StepResult
 
 # the engine (and the Databricks SDK under it, ~2.5 s to import here) loads when a command runs, not when
-# every `zerostream` command builds its parser: localbus, stream and the rest start that much sooner.
-# SYMBOLS is keyed by the values of engine.Status.
-SYMBOLS = {
-    "exists": "=", "will create": "+", "drift": "!", "skipped": "-", "created": "+",
-    "failed": "x", "removed": "-", "kept": "=", "cancelled": "-",
-}  # fmt: skip
+# every `zerostream` command builds its parser: localbus, stream and the rest start that much sooner
+
+
+@functools.cache
+def symbols() -> dict[Status, str]:
+    from infra_wizard.engine import Status
+
+    return {
+        Status.EXISTS: "=", Status.MISSING: "+", Status.DRIFT: "!", Status.SKIPPED: "-", Status.CREATED: "+",
+        Status.FAILED: "x", Status.REMOVED: "-", Status.KEPT: "=", Status.CANCELLED: "-",
+    }  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -40,11 +46,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # typ
 
 
 def print_result(r: StepResult, out: Any = None) -> None:
-    print(
-        f"  [{SYMBOLS[r.status.value]}] {r.title:<36} {r.status.value:<11} {r.detail}",
-        file=out or sys.stdout,
-        flush=True,
-    )
+    mark = symbols()[r.status]
+    print(f"  [{mark}] {r.title:<36} {r.status.value:<11} {r.detail}", file=out or sys.stdout, flush=True)
 
 
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
